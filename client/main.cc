@@ -1,0 +1,75 @@
+// reitunnel: the Reitunnel agent.
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "asio/co_spawn.hpp"
+#include "asio/io_context.hpp"
+#include "asio/signal_set.hpp"
+#include "client/agent.h"
+#include "common/config/agent_config.h"
+#include "common/log/log.h"
+#include "common/version.h"
+
+namespace rlog = reitunnel::log;
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::cout << reitunnel::config::AgentUsage();
+      return 0;
+    }
+    if (a == "--version") {
+      std::cout << "reitunnel " << reitunnel::kVersion << "\n";
+      return 0;
+    }
+  }
+  auto cfg = reitunnel::config::LoadAgentConfig(args);
+  if (!cfg.ok()) {
+    std::cerr << "reitunnel: " << cfg.status().message() << "\n";
+    return 2;
+  }
+  rlog::Level level = rlog::Level::kInfo;
+  rlog::Format format = rlog::Format::kText;
+  rlog::ParseLevel(cfg->log().level(), &level);
+  rlog::ParseFormat(cfg->log().format(), &format);
+  rlog::Configure(level, format);
+  std::signal(SIGPIPE, SIG_IGN);
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+
+  reitunnel::net::SslCtxPtr tls;
+  if (cfg->tls().enabled()) {
+    auto ctx = reitunnel::net::MakeClientTlsContext(
+        {cfg->tls().ca_file(), cfg->tls().cert_file(), cfg->tls().key_file()});
+    if (!ctx.ok()) {
+      std::cerr << "reitunnel: " << ctx.status().message() << "\n";
+      return 2;
+    }
+    tls = std::move(*ctx);
+  }
+
+  asio::io_context io(1);
+  reitunnel::client::Agent agent(io, *cfg, std::move(tls));
+  int exit_code = 0;
+  asio::co_spawn(io, agent.Run(), [&](std::exception_ptr e, int code) {
+    exit_code = e ? 1 : code;
+    io.stop();
+  });
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    rlog::Info("signal", "signal received, stopping", {{"signal", sig}});
+    agent.Stop();
+  });
+  io.run();
+  return exit_code;
+}

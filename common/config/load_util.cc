@@ -1,0 +1,79 @@
+#include "common/config/load_util.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace reitunnel::config::internal {
+namespace {
+
+absl::Status Invalid(const std::string& msg) { return absl::InvalidArgumentError(msg); }
+
+}  // namespace
+
+absl::Status Origins::Error(std::string_view flag, std::string_view key, const std::string& value,
+                            bool echo, absl::string_view problem) const {
+  if (flags_.IsSet(flag)) {
+    return Invalid(
+        absl::StrCat("--", std::string(flag), echo ? "=" + Quote(value) : "", ": ", problem));
+  }
+  return FileError(key, problem);
+}
+
+absl::Status Origins::FileError(std::string_view key, absl::string_view problem) const {
+  std::string msg;
+  if (!config_path_.empty()) absl::StrAppend(&msg, config_path_, ": ");
+  if (!key.empty()) absl::StrAppend(&msg, std::string(key), ": ");
+  absl::StrAppend(&msg, problem);
+  return Invalid(msg);
+}
+
+std::string Origins::Name(std::string_view flag, std::string_view key) const {
+  if (flags_.IsSet(flag)) return absl::StrCat("--", std::string(flag));
+  return std::string(key);
+}
+
+std::string Quote(std::string_view s) {
+  return absl::StrCat("\"", absl::CEscape(absl::string_view(s.data(), s.size())), "\"");
+}
+
+absl::Status ResolveToken(const FlagSet& flags, std::string* token) {
+  if (flags.IsSet("token")) {
+    if (flags.GetString("token").empty()) return Invalid("--token must not be empty");
+    *token = flags.GetString("token");
+    return absl::OkStatus();
+  }
+  if (const char* env = std::getenv(kTokenEnv); env != nullptr && *env != '\0') *token = env;
+  return absl::OkStatus();
+}
+
+absl::Status CheckToken(const std::string& token) {
+  if (token.empty()) {
+    return Invalid(
+        absl::StrCat("missing --token (or token: in the config file, or ", kTokenEnv, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveLog(const FlagSet& flags, const Origins& origins,
+                        reitunnel::config::v1::LogConfig* log) {
+  if (flags.IsSet("log-level")) log->set_level(flags.GetString("log-level"));
+  if (flags.IsSet("log-format")) log->set_format(flags.GetString("log-format"));
+  if (log->level().empty()) log->set_level("info");
+  if (log->format().empty()) log->set_format("text");
+  const std::string& level = log->level();
+  if (level != "debug" && level != "info" && level != "warn" && level != "error") {
+    return origins.Error("log-level", "log.level", level, true,
+                         "unknown log level (expected debug, info, warn or error)");
+  }
+  const std::string& format = log->format();
+  if (format != "text" && format != "json") {
+    return origins.Error("log-format", "log.format", format, true,
+                         "unknown log format (expected text or json)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace reitunnel::config::internal

@@ -1,0 +1,212 @@
+#include "common/config/server_config.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/config/flags.h"
+#include "common/config/load_util.h"
+#include "common/config/parse.h"
+#include "common/config/yaml_proto.h"
+
+namespace reitunnel::config {
+namespace {
+
+using reitunnel::config::v1::HookConfig;
+using reitunnel::config::v1::ServerConfig;
+
+FlagSet ServerFlags() {
+  FlagSet fs;
+  fs.String("config", "FILE", "YAML config file (ServerConfig); flags override it")
+      .String("listen", "HOST:PORT", "agent listener (default 0.0.0.0:7000)")
+      .String("admin", "HOST:PORT", "admin gRPC listener (default 127.0.0.1:7001)")
+      .String("token", "SECRET", "shared secret agents authenticate with (required)")
+      .String("public-ports", "LOW-HIGH",
+              "ports tunnels may bind, a range or one port\n(default 20000-20100)")
+      .String("public-bind-addr", "HOST", "address public ports bind to (default 0.0.0.0)")
+      .Repeated("hook", "NAME=ADDRESS",
+                "add a hook service subscribed to every event;\nADDRESS is host:port, "
+                "dns:///svc:port or unix:///path")
+      .String("log-level", "LEVEL", "debug, info, warn or error (default info)")
+      .String("log-format", "FORMAT", "text or json (default text)")
+      .String("tls-cert", "FILE", "PEM certificate chain; enables TLS for agents")
+      .String("tls-key", "FILE", "PEM private key for --tls-cert")
+      .String("tls-client-ca", "FILE",
+              "PEM CA bundle; agents must present a certificate\n"
+              "signed by it (mTLS)");
+  return fs;
+}
+
+void FillDefaults(ServerConfig* cfg) {
+  if (cfg->listen().empty()) cfg->set_listen("0.0.0.0:7000");
+  if (cfg->admin().empty()) cfg->set_admin("127.0.0.1:7001");
+  if (cfg->public_ports().empty()) cfg->set_public_ports("20000-20100");
+  if (cfg->public_bind_addr().empty()) cfg->set_public_bind_addr("0.0.0.0");
+  auto* limits = cfg->mutable_limits();
+  if (limits->max_tunnels_per_agent() == 0) limits->set_max_tunnels_per_agent(16);
+  if (limits->max_agents() == 0) limits->set_max_agents(1024);
+  if (limits->data_pool_size() == 0) limits->set_data_pool_size(4);
+  if (limits->max_visitors_per_tunnel() == 0) limits->set_max_visitors_per_tunnel(10000);
+  auto* timeouts = cfg->mutable_timeouts();
+  if (timeouts->handshake_ms() == 0) timeouts->set_handshake_ms(5000);
+  if (timeouts->heartbeat_interval_ms() == 0) timeouts->set_heartbeat_interval_ms(10000);
+  if (timeouts->idle_ms() == 0) timeouts->set_idle_ms(30000);
+  if (timeouts->data_connection_ms() == 0) timeouts->set_data_connection_ms(10000);
+  if (timeouts->drain_ms() == 0) timeouts->set_drain_ms(10000);
+}
+
+// File hooks are checked by path, flag hooks by their spec; names must be
+// unique across both.
+absl::Status ResolveHooks(const FlagSet& fs, const internal::Origins& origins, ServerConfig* cfg) {
+  const int file_hooks = cfg->hooks_size();
+  for (int i = 0; i < file_hooks; ++i) {
+    const HookConfig& hook = cfg->hooks(i);
+    const std::string at = absl::StrCat("hooks[", i, "]");
+    if (hook.name().empty()) return origins.FileError(at + ".name", "missing");
+    if (!IsValidHookName(hook.name())) {
+      return origins.FileError(at + ".name",
+                               "invalid hook name (1-64 characters from A-Z a-z 0-9 _ . -)");
+    }
+    if (hook.address().empty()) return origins.FileError(at + ".address", "missing");
+    if (absl::Status st = ValidateHookAddress(hook.address()); !st.ok()) {
+      return origins.FileError(at + ".address", st.message());
+    }
+  }
+  const std::vector<std::string>& specs = fs.GetRepeated("hook");
+  for (const std::string& spec : specs) {
+    absl::StatusOr<HookConfig> hook = ParseHookSpec(spec);
+    if (!hook.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--hook=", internal::Quote(spec), ": ",
+                                                     std::string(hook.status().message())));
+    }
+    *cfg->add_hooks() = *std::move(hook);
+  }
+  std::map<std::string, int> first_index;
+  for (int i = 0; i < cfg->hooks_size(); ++i) {
+    auto [it, inserted] = first_index.emplace(cfg->hooks(i).name(), i);
+    if (inserted) continue;
+    if (i >= file_hooks) {
+      const std::string& spec = specs[static_cast<std::size_t>(i - file_hooks)];
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--hook=", internal::Quote(spec), ": duplicate hook name",
+          it->second < file_hooks ? " (also in the config file)" : " (also another --hook)"));
+    }
+    return origins.FileError(absl::StrCat("hooks[", i, "].name"),
+                             absl::StrCat("duplicate hook name (also hooks[", it->second, "])"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const FlagSet& fs, const internal::Origins& origins, ServerConfig* cfg) {
+  absl::StatusOr<HostPort> listen = ParseHostPort(cfg->listen());
+  if (!listen.ok()) {
+    return origins.Error("listen", "listen", cfg->listen(), true, listen.status().message());
+  }
+  absl::StatusOr<HostPort> admin = ParseHostPort(cfg->admin());
+  if (!admin.ok()) {
+    return origins.Error("admin", "admin", cfg->admin(), true, admin.status().message());
+  }
+  if (listen->port != 0 && listen->host == admin->host && listen->port == admin->port) {
+    return origins.Error("admin", "admin", cfg->admin(), true,
+                         absl::StrCat("same address as ", origins.Name("listen", "listen")));
+  }
+  if (absl::Status st = internal::CheckToken(cfg->token()); !st.ok()) return st;
+  if (absl::StatusOr<PortRange> ports = ParsePortRange(cfg->public_ports()); !ports.ok()) {
+    return origins.Error("public-ports", "public_ports", cfg->public_ports(), true,
+                         ports.status().message());
+  }
+  absl::StatusOr<std::string> bind = ParseHost(cfg->public_bind_addr());
+  if (!bind.ok()) {
+    return origins.Error("public-bind-addr", "public_bind_addr", cfg->public_bind_addr(), true,
+                         bind.status().message());
+  }
+  cfg->set_public_bind_addr(*bind);
+
+  const auto& tls = cfg->tls();
+  const std::string cert = origins.Name("tls-cert", "tls.cert_file");
+  const std::string key = origins.Name("tls-key", "tls.key_file");
+  if (!tls.cert_file().empty() && tls.key_file().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("missing --tls-key (or tls.key_file in the config file), needed with ", cert));
+  }
+  if (!tls.key_file().empty() && tls.cert_file().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "missing --tls-cert (or tls.cert_file in the config file), needed with ", key));
+  }
+  if (!tls.client_ca_file().empty() && tls.cert_file().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("missing --tls-cert (or tls.cert_file in the config file), needed with ",
+                     origins.Name("tls-client-ca", "tls.client_ca_file")));
+  }
+
+  if (absl::Status st = internal::ResolveLog(fs, origins, cfg->mutable_log()); !st.ok()) return st;
+
+  const auto& t = cfg->timeouts();
+  if (t.heartbeat_interval_ms() >= t.idle_ms()) {
+    return origins.FileError(
+        "timeouts.heartbeat_interval_ms",
+        absl::StrCat(t.heartbeat_interval_ms(), " must be less than timeouts.idle_ms (",
+                     t.idle_ms(), ") or every idle agent is dropped"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& args) {
+  FlagSet fs = ServerFlags();
+  if (absl::Status st = fs.Parse(args); !st.ok()) return st;
+
+  ServerConfig cfg;
+  std::string path;
+  if (fs.IsSet("config")) {
+    path = fs.GetString("config");
+    if (path.empty()) return absl::InvalidArgumentError("--config needs a file name");
+    if (absl::Status st = LoadYamlFile(path, &cfg); !st.ok()) return st;
+  }
+  const internal::Origins origins(fs, path);
+
+  if (absl::Status st = internal::ResolveToken(fs, cfg.mutable_token()); !st.ok()) return st;
+  if (fs.IsSet("listen")) cfg.set_listen(fs.GetString("listen"));
+  if (fs.IsSet("admin")) cfg.set_admin(fs.GetString("admin"));
+  if (fs.IsSet("public-ports")) cfg.set_public_ports(fs.GetString("public-ports"));
+  if (fs.IsSet("public-bind-addr")) cfg.set_public_bind_addr(fs.GetString("public-bind-addr"));
+  if (fs.IsSet("tls-cert")) cfg.mutable_tls()->set_cert_file(fs.GetString("tls-cert"));
+  if (fs.IsSet("tls-key")) cfg.mutable_tls()->set_key_file(fs.GetString("tls-key"));
+  if (fs.IsSet("tls-client-ca")) {
+    cfg.mutable_tls()->set_client_ca_file(fs.GetString("tls-client-ca"));
+  }
+  if (absl::Status st = ResolveHooks(fs, origins, &cfg); !st.ok()) return st;
+
+  FillDefaults(&cfg);
+  if (absl::Status st = Validate(fs, origins, &cfg); !st.ok()) return st;
+  return cfg;
+}
+
+std::string ServerUsage() {
+  return absl::StrCat(
+      "Usage: reitunneld [flags]\n"
+      "\n"
+      "Reverse TCP tunnel server. Agents (reitunnel) connect to --listen and open\n"
+      "tunnels; visitors connect to the tunnels' public ports.\n"
+      "\n"
+      "Flags (--name=value or --name value):\n",
+      ServerFlags().Usage(),
+      "  --help                      show this help and exit\n"
+      "  --version                   print the version and exit\n"
+      "\n"
+      "Every flag has a config file equivalent (keys are the field names of\n"
+      "reitunnel.config.v1.ServerConfig); flags override the file.\n"
+      "\n"
+      "Environment:\n"
+      "  ",
+      internal::kTokenEnv,
+      "             token when --token is not given (flag > env > file)\n"
+      "\n"
+      "Example:\n"
+      "  reitunneld --listen=127.0.0.1:7000 --admin=127.0.0.1:7001 --token=SECRET \\\n"
+      "      --public-ports=20000-20100 --hook=policy=127.0.0.1:50051\n");
+}
+
+}  // namespace reitunnel::config

@@ -1,0 +1,25 @@
+#pragma once
+
+// reitunneld configuration: --config file, then REITUNNEL_TOKEN, then flags,
+// then defaults, then validation.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "reitunnel/config/v1/server.pb.h"
+
+namespace reitunnel::config {
+
+// `args` is argv[1..]. The result has every defaulted field filled in and has
+// been validated, so consumers read values directly (listen/admin parse with
+// ParseHostPort, public_ports with ParsePortRange, public_bind_addr is a bare
+// host without brackets). Errors are InvalidArgument with one human line
+// that never contains the token; --help/--version are the caller's.
+absl::StatusOr<reitunnel::config::v1::ServerConfig> LoadServerConfig(
+    const std::vector<std::string>& args);
+
+// The full --help text for reitunneld, ending in a newline.
+std::string ServerUsage();
+
+}  // namespace reitunnel::config

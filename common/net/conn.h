@@ -1,0 +1,62 @@
+#pragma once
+
+// One agent-link connection: plain TCP, or TLS driven directly through
+// OpenSSL on the non-blocking fd. All operations are awaitables that throw
+// std::system_error on failure; EOF on a read returns 0 bytes.
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "asio/awaitable.hpp"
+#include "asio/buffer.hpp"
+#include "asio/ip/tcp.hpp"
+
+namespace reitunnel::net {
+
+using asio::ip::tcp;
+
+class Conn {
+ public:
+  explicit Conn(tcp::socket socket);
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // Runs the TLS handshake (server or client side). For clients,
+  // `server_name` is sent as SNI and verified against the certificate.
+  asio::awaitable<void> TlsAccept(SSL_CTX* ctx);
+  asio::awaitable<void> TlsConnect(SSL_CTX* ctx, const std::string& server_name);
+
+  // Reads at most buf.size() bytes; returns 0 on orderly EOF.
+  asio::awaitable<size_t> ReadSome(asio::mutable_buffer buf);
+  // Reads exactly buf.size() bytes; throws asio::error::eof on early EOF.
+  asio::awaitable<void> ReadExactly(asio::mutable_buffer buf);
+  asio::awaitable<void> WriteAll(asio::const_buffer buf);
+  // Half-close: FIN for TCP, close_notify for TLS. Reads keep working.
+  void ShutdownSend();
+  void Close();
+
+  bool is_tls() const { return ssl_ != nullptr; }
+  // Bytes already decrypted or read but not consumed; a splice relay must not
+  // start while this is non-zero.
+  bool has_buffered_input() const { return ssl_ && SSL_pending(ssl_) > 0; }
+  tcp::socket& socket() { return socket_; }
+  const std::string& peer() const { return peer_; }
+
+ private:
+  asio::awaitable<void> TlsHandshake(bool server);
+  // Waits for whatever OpenSSL asked for after `ret`; throws on hard errors.
+  asio::awaitable<void> WaitForSsl(int ret, const char* op);
+
+  tcp::socket socket_;
+  SSL* ssl_ = nullptr;
+  std::string peer_;
+};
+
+// "ip:port" of a connected socket's peer, or "?" if it has none.
+std::string PeerString(const tcp::socket& s);
+
+}  // namespace reitunnel::net

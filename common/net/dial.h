@@ -1,0 +1,16 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "asio/awaitable.hpp"
+#include "asio/ip/tcp.hpp"
+
+namespace reitunnel::net {
+
+// Resolves host:port and connects to the first address that answers, all
+// within `timeout`. Throws std::system_error (timed_out on expiry).
+asio::awaitable<asio::ip::tcp::socket> Dial(const std::string& host, uint16_t port,
+                                            std::chrono::milliseconds timeout);
+
+}  // namespace reitunnel::net

@@ -1,0 +1,66 @@
+#pragma once
+
+// One authenticated agent: its control connection, tunnels and data pool.
+// Run() is the session's coroutine; everything here lives on the server's
+// single data-plane executor.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "asio/awaitable.hpp"
+#include "asio/steady_timer.hpp"
+#include "common/net/conn.h"
+#include "common/net/frame_io.h"
+#include "server/data_pool.h"
+#include "server/tunnel.h"
+
+namespace reitunnel::server {
+
+class Server;
+
+struct AgentInfo {
+  std::string client_id;
+  std::string remote_addr;
+  std::string agent_version;
+  std::map<std::string, std::string> labels;
+};
+
+class AgentSession : public std::enable_shared_from_this<AgentSession> {
+ public:
+  AgentSession(Server& server, AgentInfo info, std::string session_key,
+               std::shared_ptr<net::Conn> conn);
+
+  // Serves the control connection until it ends, then tears everything down.
+  asio::awaitable<void> Run();
+  // Ends the session from outside (shutdown, kick); Run() finishes cleanup.
+  void Close(const std::string& reason, bool reconnect);
+  // Stops all tunnels from accepting (drain) without ending the session.
+  void StopAccepting();
+
+  void AddDataConn(std::shared_ptr<net::Conn> conn) { pool_->Add(std::move(conn)); }
+  const AgentInfo& info() const { return info_; }
+  const std::string& session_key() const { return session_key_; }
+  size_t active_visitors() const;
+
+ private:
+  asio::awaitable<void> Watchdog();
+  void HandleOpenTunnel(const wire::v1::OpenTunnel& req);
+  void RefuseTunnel(const std::string& name, wire::v1::RefusalCode code, const std::string& reason);
+  void CloseTunnels();
+
+  Server& server_;
+  AgentInfo info_;
+  std::string session_key_;
+  std::shared_ptr<net::Conn> conn_;
+  std::shared_ptr<net::FrameWriter> writer_;
+  std::shared_ptr<DataPool> pool_;
+  asio::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point last_rx_;
+  std::map<std::string, std::shared_ptr<Tunnel>> tunnels_;  // by name
+  std::string close_reason_;
+  bool closed_ = false;
+};
+
+}  // namespace reitunnel::server

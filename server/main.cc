@@ -1,0 +1,107 @@
+// reitunneld: the Reitunnel tunnel server.
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "asio/io_context.hpp"
+#include "asio/signal_set.hpp"
+#include "common/config/parse.h"
+#include "common/config/server_config.h"
+#include "common/log/log.h"
+#include "common/version.h"
+#include "server/admin_server.h"
+#include "server/server.h"
+
+namespace {
+
+using reitunnel::config::v1::ServerConfig;
+namespace rlog = reitunnel::log;
+
+// Each visitor costs two sockets (and two pipes while data flows); the
+// default soft limit of 1024 would cap a busy server far too early.
+void RaiseFdLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+int Fail(int code, const std::string& msg) {
+  std::cerr << "reitunneld: " << msg << "\n";
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::cout << reitunnel::config::ServerUsage();
+      return 0;
+    }
+    if (a == "--version") {
+      std::cout << "reitunneld " << reitunnel::kVersion << "\n";
+      return 0;
+    }
+  }
+  auto cfg = reitunnel::config::LoadServerConfig(args);
+  if (!cfg.ok()) return Fail(2, std::string(cfg.status().message()));
+
+  rlog::Level level = rlog::Level::kInfo;
+  rlog::Format format = rlog::Format::kText;
+  rlog::ParseLevel(cfg->log().level(), &level);
+  rlog::ParseFormat(cfg->log().format(), &format);
+  rlog::Configure(level, format);
+  std::signal(SIGPIPE, SIG_IGN);
+  RaiseFdLimit();
+
+  reitunnel::net::SslCtxPtr tls;
+  if (!cfg->tls().cert_file().empty()) {
+    auto ctx = reitunnel::net::MakeServerTlsContext({cfg->tls().cert_file(), cfg->tls().key_file(),
+                                                     cfg->tls().client_ca_file()});
+    if (!ctx.ok()) return Fail(2, std::string(ctx.status().message()));
+    tls = std::move(*ctx);
+  }
+  auto range = reitunnel::config::ParsePortRange(cfg->public_ports());
+  if (!range.ok()) return Fail(2, std::string(range.status().message()));
+  asio::error_code ec;
+  auto bind_addr = asio::ip::make_address(cfg->public_bind_addr(), ec);
+  if (ec) return Fail(2, "--public-bind-addr: not an IP address");
+
+  if (!cfg->hooks().empty()) {
+    rlog::Warn("hooks_unsupported", "remote hooks are configured but not supported by this build",
+              {{"count", cfg->hooks_size()}});
+  }
+
+  auto admin = reitunnel::server::AdminServer::Start(cfg->admin());
+  if (!admin.ok()) return Fail(1, std::string(admin.status().message()));
+  rlog::Info("admin_listener_ready", "admin API listening", {{"addr", (*admin)->address()}});
+
+  asio::io_context io(1);
+  reitunnel::server::Server server(io, *cfg, std::move(tls),
+                                   reitunnel::server::PortAllocator(bind_addr, range->low,
+                                                                    range->high));
+  if (auto st = server.Start(); !st.ok()) return Fail(1, std::string(st.message()));
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& e, int sig) {
+    if (e) return;
+    rlog::Info("signal", "signal received, draining", {{"signal", sig}});
+    (*admin)->SetServing(false);
+    server.Shutdown([&io] { io.stop(); });
+    // A second signal skips the drain.
+    signals.async_wait([&io](const asio::error_code& e2, int) {
+      if (!e2) io.stop();
+    });
+  });
+  io.run();
+  (*admin)->Shutdown();
+  return 0;
+}
