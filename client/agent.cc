@@ -147,6 +147,11 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
     deadline.cancel();
     if (answer.has_refused()) {
       const auto& r = answer.refused();
+      if (r.code() == wire::v1::REFUSAL_CODE_DENIED) {
+        log::Error("agent_denied", absl::StrCat("server policy refused this agent: ", r.reason()),
+                   {{"server", server}});
+        co_return Outcome::kFatal;
+      }
       if (r.code() == wire::v1::REFUSAL_CODE_AUTH_FAILED) {
         log::Error("auth_refused", absl::StrCat("server refused authentication: ", r.reason()),
                    {{"server", server}});

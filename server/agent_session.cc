@@ -7,6 +7,7 @@
 #include "common/net/spawn.h"
 #include "common/wire/auth.h"
 #include "common/wire/frame.h"
+#include "server/hooks/hook_dispatcher.h"
 #include "server/server.h"
 
 namespace reitunnel::server {
@@ -60,7 +61,9 @@ asio::awaitable<void> AgentSession::Run() {
       last_rx_ = std::chrono::steady_clock::now();
       switch (frame.msg_case()) {
         case wire::v1::Frame::kOpenTunnel:
-          HandleOpenTunnel(frame.open_tunnel());
+          // Awaited in line: a hook deciding on this tunnel pauses only this
+          // agent's control loop, and keeps its requests in order.
+          co_await HandleOpenTunnel(std::move(*frame.mutable_open_tunnel()));
           break;
         case wire::v1::Frame::kPing: {
           wire::v1::Frame pong;
@@ -87,12 +90,20 @@ asio::awaitable<void> AgentSession::Run() {
   if (!close_reason_.empty()) reason = close_reason_;
   closed_ = true;
   watchdog_.cancel();
-  CloseTunnels();
+  CloseTunnels(reason);
   pool_->Close();
   conn_->Close();
   server_.RemoveSession(info_.client_id);
   log::Info("agent_disconnected", "agent disconnected",
             {{"client_id", info_.client_id}, {"reason", reason}});
+  if (auto* hooks = server_.hooks()) {
+    hook::v1::ClientDisconnectRequest req;
+    req.set_client_id(info_.client_id);
+    auto md = Metadata();
+    req.mutable_metadata()->insert(md.begin(), md.end());
+    req.set_reason(reason);
+    hooks->Notify(HookEvent::kClientDisconnect, std::move(req));
+  }
 }
 
 asio::awaitable<void> AgentSession::Watchdog() {
@@ -142,50 +153,92 @@ void AgentSession::RefuseTunnel(const std::string& name, wire::v1::RefusalCode c
   writer_->Send(f);
 }
 
-void AgentSession::HandleOpenTunnel(const wire::v1::OpenTunnel& req) {
+std::map<std::string, std::string> AgentSession::Metadata() const {
+  std::map<std::string, std::string> md;
+  md["remote_addr"] = info_.remote_addr;
+  md["agent_version"] = info_.agent_version;
+  md["client_id"] = info_.client_id;
+  for (const auto& [k, v] : info_.labels) md["label." + k] = v;
+  return md;
+}
+
+void AgentSession::CollectTraffic(std::vector<hook::v1::TunnelTraffic>* out) {
+  for (auto& [_, t] : tunnels_) {
+    hook::v1::TunnelTraffic traffic;
+    if (t->TakeTraffic(&traffic)) out->push_back(std::move(traffic));
+  }
+}
+
+asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
+  auto self = shared_from_this();
   // The name is echoed back and logged, so bound it before anything else.
   std::string name = req.name().substr(0, 64);
   if (!ValidTunnelName(req.name())) {
     RefuseTunnel(name, wire::v1::REFUSAL_CODE_BAD_REQUEST,
                  "invalid tunnel name (expected 1-64 of [A-Za-z0-9_.-])");
-    return;
+    co_return;
   }
   if (server_.draining()) {
     RefuseTunnel(name, wire::v1::REFUSAL_CODE_UNAVAILABLE, "server is shutting down");
-    return;
+    co_return;
   }
   if (tunnels_.count(name)) {
     RefuseTunnel(name, wire::v1::REFUSAL_CODE_BAD_REQUEST,
                  absl::StrCat("tunnel \"", name, "\" is already open for this agent"));
-    return;
+    co_return;
   }
-  if (tunnels_.size() >= server_.config().limits().max_tunnels_per_agent()) {
+  const uint32_t max_tunnels = server_.config().limits().max_tunnels_per_agent();
+  if (tunnels_.size() >= max_tunnels) {
     RefuseTunnel(name, wire::v1::REFUSAL_CODE_LIMIT,
-                 absl::StrCat("agent already has the maximum of ",
-                              server_.config().limits().max_tunnels_per_agent(), " tunnels"));
-    return;
+                 absl::StrCat("agent already has the maximum of ", max_tunnels, " tunnels"));
+    co_return;
   }
-  if (req.remote_port() > 65535) {
+  if (req.remote_port() != 0 && !server_.ports().InRange(req.remote_port())) {
     RefuseTunnel(name, wire::v1::REFUSAL_CODE_PORT_OUT_OF_RANGE,
-                 absl::StrCat("port ", req.remote_port(), " is not a valid port"));
-    return;
+                 absl::StrCat("port ", req.remote_port(), " is outside the allowed range ",
+                              server_.ports().RangeString()));
+    co_return;
   }
-  Refusal refusal{wire::v1::REFUSAL_CODE_UNSPECIFIED, ""};
-  auto acceptor = server_.ports().Bind(server_.io(), req.remote_port(), &refusal);
-  if (!acceptor.is_open()) {
-    RefuseTunnel(name, refusal.code, refusal.reason);
-    return;
-  }
+
   TunnelInfo ti;
   ti.tunnel_id = wire::RandomId(8);
   ti.name = name;
   ti.client_id = info_.client_id;
   ti.local_addr = req.local_addr().substr(0, 256);
+  ti.metadata = Metadata();
+  ti.metadata["tunnel_name"] = name;
+  ti.metadata["local_addr"] = ti.local_addr;
+  ti.metadata["remote_port"] = absl::StrCat(req.remote_port());
+
+  // The hook decides before the port is bound, so a veto leaves nothing bound.
+  if (auto* hooks = server_.hooks(); hooks && hooks->Subscribed(HookEvent::kTunnelOpen)) {
+    hook::v1::TunnelOpenRequest hr;
+    hr.set_client_id(info_.client_id);
+    hr.set_tunnel_id(ti.tunnel_id);
+    hr.mutable_metadata()->insert(ti.metadata.begin(), ti.metadata.end());
+    hr.set_tunnel_name(name);
+    hr.set_remote_port(req.remote_port());
+    hr.set_local_addr(ti.local_addr);
+    HookDecision d = co_await hooks->Decide(HookEvent::kTunnelOpen, std::move(hr));
+    if (closed_) co_return;
+    if (!d.allowed) {
+      RefuseTunnel(name, wire::v1::REFUSAL_CODE_DENIED, d.reason);
+      co_return;
+    }
+  }
+
+  Refusal refusal{wire::v1::REFUSAL_CODE_UNSPECIFIED, ""};
+  auto acceptor = server_.ports().Bind(server_.io(), req.remote_port(), &refusal);
+  if (!acceptor.is_open()) {
+    RefuseTunnel(name, refusal.code, refusal.reason);
+    co_return;
+  }
   ti.remote_port = acceptor.local_endpoint().port();
+  ti.metadata["remote_port"] = absl::StrCat(ti.remote_port);
   auto tunnel = std::make_shared<Tunnel>(
       ti, std::move(acceptor), pool_,
       std::chrono::milliseconds(server_.config().timeouts().data_connection_ms()),
-      server_.config().limits().max_visitors_per_tunnel());
+      server_.config().limits().max_visitors_per_tunnel(), server_.hooks());
   tunnels_[name] = tunnel;
   tunnel->Start();
   log::Info("tunnel_open", "tunnel open",
@@ -202,11 +255,13 @@ void AgentSession::HandleOpenTunnel(const wire::v1::OpenTunnel& req) {
   writer_->Send(f);
 }
 
-void AgentSession::CloseTunnels() {
+void AgentSession::CloseTunnels(const std::string& reason) {
+  auto* hooks = server_.hooks();
   for (auto& [name, t] : tunnels_) {
     t->StopAccepting();
     t->CloseVisitors();
-    ByteTotals totals = t->Totals();
+    // Counters are final once the sockets are closed: no byte moves after.
+    TunnelTotals totals = t->Totals();
     log::Info("tunnel_closed", "tunnel closed",
               {{"client_id", info_.client_id},
                {"tunnel_id", t->info().tunnel_id},
@@ -214,7 +269,20 @@ void AgentSession::CloseTunnels() {
                {"remote_port", t->info().remote_port},
                {"bytes_in", totals.bytes_in},
                {"bytes_out", totals.bytes_out},
-               {"visitors", totals.visitors_total + totals.visitors_active}});
+               {"visitors", totals.visitors_opened}});
+    if (!hooks) continue;
+    // The last batch naming the tunnel goes out before its OnTunnelClose.
+    hook::v1::TunnelTraffic last;
+    if (t->TakeTraffic(&last)) hooks->PublishTraffic({std::move(last)});
+    hook::v1::TunnelCloseRequest req;
+    req.set_client_id(info_.client_id);
+    req.set_tunnel_id(t->info().tunnel_id);
+    req.mutable_metadata()->insert(t->info().metadata.begin(), t->info().metadata.end());
+    req.set_reason(reason);
+    req.set_bytes_received(totals.bytes_in);
+    req.set_bytes_sent(totals.bytes_out);
+    req.set_visitors(totals.visitors_opened);
+    hooks->Notify(HookEvent::kTunnelClose, std::move(req));
   }
   tunnels_.clear();
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "asio/awaitable.hpp"
 #include "asio/steady_timer.hpp"
@@ -40,15 +41,20 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   void StopAccepting();
 
   void AddDataConn(std::shared_ptr<net::Conn> conn) { pool_->Add(std::move(conn)); }
+  // Appends each tunnel's traffic since the last call (data batches).
+  void CollectTraffic(std::vector<hook::v1::TunnelTraffic>* out);
+  // Metadata sent to hooks: remote_addr, agent_version, label.<key>.
+  std::map<std::string, std::string> Metadata() const;
+  const std::map<std::string, std::shared_ptr<Tunnel>>& tunnels() const { return tunnels_; }
   const AgentInfo& info() const { return info_; }
   const std::string& session_key() const { return session_key_; }
   size_t active_visitors() const;
 
  private:
   asio::awaitable<void> Watchdog();
-  void HandleOpenTunnel(const wire::v1::OpenTunnel& req);
+  asio::awaitable<void> HandleOpenTunnel(wire::v1::OpenTunnel req);
   void RefuseTunnel(const std::string& name, wire::v1::RefusalCode code, const std::string& reason);
-  void CloseTunnels();
+  void CloseTunnels(const std::string& reason);
 
   Server& server_;
   AgentInfo info_;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "asio/co_spawn.hpp"
 #include "asio/io_context.hpp"
 #include "asio/signal_set.hpp"
 #include "common/config/parse.h"
@@ -15,6 +16,7 @@
 #include "common/log/log.h"
 #include "common/version.h"
 #include "server/admin_server.h"
+#include "server/hooks/make_dispatcher.h"
 #include "server/server.h"
 
 namespace {
@@ -75,9 +77,8 @@ int main(int argc, char** argv) {
   auto bind_addr = asio::ip::make_address(cfg->public_bind_addr(), ec);
   if (ec) return Fail(2, "--public-bind-addr: not an IP address");
 
-  if (!cfg->hooks().empty()) {
-    rlog::Warn("hooks_unsupported", "remote hooks are configured but not supported by this build",
-              {{"count", cfg->hooks_size()}});
+  if (auto st = reitunnel::server::NormalizeHookConfig(&*cfg); !st.ok()) {
+    return Fail(2, std::string(st.message()));
   }
 
   auto admin = reitunnel::server::AdminServer::Start(cfg->admin());
@@ -85,10 +86,33 @@ int main(int argc, char** argv) {
   rlog::Info("admin_listener_ready", "admin API listening", {{"addr", (*admin)->address()}});
 
   asio::io_context io(1);
-  reitunnel::server::Server server(io, *cfg, std::move(tls),
-                                   reitunnel::server::PortAllocator(bind_addr, range->low,
-                                                                    range->high));
-  if (auto st = server.Start(); !st.ok()) return Fail(1, std::string(st.message()));
+  auto hooks = reitunnel::server::MakeHookDispatcher(io.get_executor(), *cfg);
+  if (!hooks.ok()) return Fail(2, std::string(hooks.status().message()));
+  reitunnel::server::Server server(
+      io, *cfg, std::move(tls), reitunnel::server::PortAllocator(bind_addr, range->low, range->high),
+      std::move(*hooks));
+
+  // OnServerStart runs before anything listens for agents.
+  int exit_code = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        if (auto st = co_await server.CheckServerStart(); !st.ok()) {
+          rlog::Error("start_denied", std::string(st.message()));
+          std::cerr << "reitunneld: " << st.message() << "\n";
+          exit_code = 1;
+          io.stop();
+          co_return;
+        }
+        if (auto st = server.Start(); !st.ok()) {
+          std::cerr << "reitunneld: " << st.message() << "\n";
+          exit_code = 1;
+          io.stop();
+        }
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& e, int sig) {
@@ -103,5 +127,5 @@ int main(int argc, char** argv) {
   });
   io.run();
   (*admin)->Shutdown();
-  return 0;
+  return exit_code;
 }

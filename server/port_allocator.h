@@ -27,6 +27,7 @@ class PortAllocator {
   asio::ip::tcp::acceptor Bind(asio::io_context& io, uint32_t requested, Refusal* refusal) const;
 
   std::string RangeString() const;
+  bool InRange(uint32_t port) const { return port >= low_ && port <= high_; }
 
  private:
   asio::ip::address bind_addr_;

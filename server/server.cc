@@ -11,6 +11,7 @@
 #include "common/wire/auth.h"
 #include "common/wire/frame.h"
 #include "server/agent_session.h"
+#include "server/hooks/hook_dispatcher.h"
 
 namespace reitunnel::server {
 
@@ -25,10 +26,48 @@ constexpr size_t kMaxHandshakesInFlight = 1024;
 }  // namespace
 
 Server::Server(asio::io_context& io, config::v1::ServerConfig cfg, net::SslCtxPtr tls,
-               PortAllocator ports)
-    : io_(io), cfg_(std::move(cfg)), tls_(std::move(tls)), ports_(ports), acceptor_(io) {}
+               PortAllocator ports, std::unique_ptr<HookDispatcher> hooks)
+    : io_(io),
+      cfg_(std::move(cfg)),
+      tls_(std::move(tls)),
+      ports_(ports),
+      hooks_(std::move(hooks)),
+      flush_timer_(io),
+      acceptor_(io) {}
 
 Server::~Server() = default;
+
+asio::awaitable<absl::Status> Server::CheckServerStart() {
+  if (!hooks_ || !hooks_->Subscribed(HookEvent::kServerStart)) co_return absl::OkStatus();
+  HookDecision d = co_await hooks_->Decide(HookEvent::kServerStart, hook::v1::ServerStartRequest());
+  if (!d.allowed) {
+    co_return absl::PermissionDeniedError(absl::StrCat("start vetoed by hook: ", d.reason));
+  }
+  co_return absl::OkStatus();
+}
+
+void Server::ReportError(const std::string& component, const std::string& message,
+                         const std::string& remote_addr) {
+  if (!hooks_) return;
+  hook::v1::ErrorEvent err;
+  err.set_component(component);
+  err.set_message(message);
+  (*err.mutable_metadata())["remote_addr"] = remote_addr;
+  hooks_->Notify(HookEvent::kError, std::move(err));
+}
+
+asio::awaitable<void> Server::FlushLoop() {
+  // Counters live in each relay and are only read here, on the same thread:
+  // the hot path pays nothing but its own increments.
+  for (;;) {
+    flush_timer_.expires_after(hooks_->flush_interval());
+    auto [ec] = co_await flush_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    std::vector<hook::v1::TunnelTraffic> traffic;
+    for (auto& [_, s] : sessions_) s->CollectTraffic(&traffic);
+    hooks_->PublishTraffic(std::move(traffic));
+  }
+}
 
 absl::Status Server::Start() {
   auto hp = config::ParseHostPort(cfg_.listen());
@@ -59,6 +98,7 @@ absl::Status Server::Start() {
              {"tls", tls_ != nullptr},
              {"public_ports", ports_.RangeString()}});
   net::Spawn(io_, AcceptLoop(), "agent_accept");
+  if (hooks_ && hooks_->Subscribed(HookEvent::kData)) net::Spawn(io_, FlushLoop(), "data_flush");
   return absl::OkStatus();
 }
 
@@ -108,6 +148,7 @@ asio::awaitable<void> Server::HandleConnection(tcp::socket socket) {
   auto reject = [&](const std::string& reason) {
     log::Warn("connection_rejected", "connection rejected",
               {{"remote_addr", remote}, {"reason", reason}});
+    ReportError("agent_listener", absl::StrCat("connection rejected: ", reason), remote);
   };
   auto refuse = [&](wire::v1::RefusalCode code, const std::string& reason)
       -> asio::awaitable<void> {
@@ -191,6 +232,29 @@ asio::awaitable<void> Server::HandleConnection(tcp::socket socket) {
       if (label_bytes > 4096) break;
       info.labels[k] = v;
     }
+
+    // Policy hooks see the authenticated agent before it may open tunnels.
+    if (hooks_ && hooks_->Subscribed(HookEvent::kClientConnect)) {
+      hook::v1::ClientConnectRequest req;
+      req.set_client_id(info.client_id);
+      auto& md = *req.mutable_metadata();
+      md["remote_addr"] = info.remote_addr;
+      md["agent_version"] = info.agent_version;
+      md["client_id"] = info.client_id;
+      for (const auto& [k, v] : info.labels) md["label." + k] = v;
+      HookDecision d = co_await hooks_->Decide(HookEvent::kClientConnect, std::move(req));
+      if (timed_out) co_return;
+      if (!d.allowed) {
+        log::Warn("agent_denied", "agent denied by policy",
+                  {{"remote_addr", remote}, {"client_id", info.client_id}, {"reason", d.reason}});
+        wire::v1::Frame f;
+        f.mutable_refused()->set_code(wire::v1::REFUSAL_CODE_DENIED);
+        f.mutable_refused()->set_reason(d.reason);
+        co_await net::WriteFrame(*conn, f);
+        conn->Close();
+        co_return;
+      }
+    }
     std::string session_nonce = wire::RandomBytes(wire::kNonceSize);
     std::string session_key = wire::DeriveSessionKey(cfg_.token(), session_nonce, info.client_id);
 
@@ -201,12 +265,17 @@ asio::awaitable<void> Server::HandleConnection(tcp::socket socket) {
     w->set_data_pool_size(cfg_.limits().data_pool_size());
     w->set_heartbeat_interval_ms(cfg_.timeouts().heartbeat_interval_ms());
     w->set_idle_timeout_ms(cfg_.timeouts().idle_ms());
-    co_await net::WriteFrame(*conn, welcome);
+    // From here the session owns the agent: even if the welcome cannot be
+    // written, Run() sees the dead socket and reports the disconnect, so
+    // hooks get OnClientDisconnect for every allowed OnClientConnect.
     deadline.cancel();
-    if (timed_out) co_return;
-
     auto session = std::make_shared<AgentSession>(*this, info, session_key, conn);
     sessions_[info.client_id] = session;
+    try {
+      co_await net::WriteFrame(*conn, welcome);
+    } catch (const std::system_error&) {
+      conn->Close();
+    }
     co_await session->Run();
   } catch (const net::ProtocolError& e) {
     // Best effort: tell the peer why, then close.
@@ -256,6 +325,13 @@ asio::awaitable<void> Server::Drain(std::function<void()> done) {
   while (!sessions_.empty()) {
     tick.expires_after(std::chrono::milliseconds(10));
     co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  flush_timer_.cancel();
+  if (hooks_) {
+    hook::v1::ServerStopRequest stop;
+    stop.set_reason("signal");
+    hooks_->Notify(HookEvent::kServerStop, std::move(stop));
+    co_await hooks_->Shutdown(std::chrono::seconds(3));
   }
   log::Info("shutdown_complete", "shutdown complete", {{"visitors_cut", cut}});
   done();

@@ -22,14 +22,19 @@
 namespace reitunnel::server {
 
 class AgentSession;
+class HookDispatcher;
 
 class Server {
  public:
-  // `cfg` has defaults filled in and is validated. `tls` may be null.
+  // `cfg` has defaults filled in and is validated. `tls` and `hooks` may be
+  // null; `hooks` must live on `io`.
   Server(asio::io_context& io, config::v1::ServerConfig cfg, net::SslCtxPtr tls,
-         PortAllocator ports);
+         PortAllocator ports, std::unique_ptr<HookDispatcher> hooks);
   ~Server();
 
+  // Asks the hooks (OnServerStart); a denial or, under fail_closed, an
+  // unreachable hook is returned as an error with the reason.
+  asio::awaitable<absl::Status> CheckServerStart();
   // Binds the agent listener and starts accepting.
   absl::Status Start();
   asio::ip::tcp::endpoint agent_endpoint() const;
@@ -49,17 +54,27 @@ class Server {
     return std::chrono::milliseconds(cfg_.timeouts().idle_ms());
   }
   void RemoveSession(const std::string& client_id);
+  HookDispatcher* hooks() { return hooks_.get(); }
+  // Logs nothing itself; forwards to hooks subscribed to "error".
+  void ReportError(const std::string& component, const std::string& message,
+                   const std::string& remote_addr);
+  const std::unordered_map<std::string, std::shared_ptr<AgentSession>>& sessions() const {
+    return sessions_;
+  }
 
  private:
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> HandleConnection(asio::ip::tcp::socket socket);
   asio::awaitable<void> Drain(std::function<void()> done);
+  asio::awaitable<void> FlushLoop();
   size_t ActiveVisitors() const;
 
   asio::io_context& io_;
   config::v1::ServerConfig cfg_;
   net::SslCtxPtr tls_;
   PortAllocator ports_;
+  std::unique_ptr<HookDispatcher> hooks_;
+  asio::steady_timer flush_timer_;
   asio::ip::tcp::acceptor acceptor_;
   std::unordered_map<std::string, std::shared_ptr<AgentSession>> sessions_;
   size_t handshakes_in_flight_ = 0;

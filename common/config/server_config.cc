@@ -1,7 +1,11 @@
 #include "common/config/server_config.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +19,19 @@ namespace {
 
 using reitunnel::config::v1::HookConfig;
 using reitunnel::config::v1::ServerConfig;
+
+// Mirrors the event names of hook.proto; the server maps them to RPCs.
+constexpr std::string_view kHookEvents[] = {
+    "server_start", "server_stop", "client_connect", "client_disconnect", "tunnel_open",
+    "tunnel_close", "data",        "error",          "visitor_connect",   "visitor_disconnect",
+};
+constexpr char kHookEventList[] =
+    "expected server_start, server_stop, client_connect, client_disconnect, tunnel_open, "
+    "tunnel_close, data, error, visitor_connect or visitor_disconnect";
+
+bool IsVisitorEvent(std::string_view e) {
+  return e == "visitor_connect" || e == "visitor_disconnect";
+}
 
 FlagSet ServerFlags() {
   FlagSet fs;
@@ -54,6 +71,53 @@ void FillDefaults(ServerConfig* cfg) {
   if (timeouts->idle_ms() == 0) timeouts->set_idle_ms(30000);
   if (timeouts->data_connection_ms() == 0) timeouts->set_data_connection_ms(10000);
   if (timeouts->drain_ms() == 0) timeouts->set_drain_ms(10000);
+  auto* hs = cfg->mutable_hook_settings();
+  if (hs->strategy().empty()) hs->set_strategy("stop_on_error");
+  if (hs->flush_interval_ms() == 0) hs->set_flush_interval_ms(1000);
+  if (hs->max_batch_tunnels() == 0) hs->set_max_batch_tunnels(1000);
+  if (hs->max_pending_batches() == 0) hs->set_max_pending_batches(64);
+}
+
+// Fills the per-hook defaults and checks what only the config file can set
+// (flag hooks carry just a name and an address), so errors use file paths.
+absl::Status ResolveHookDetails(const internal::Origins& origins, int i, HookConfig* hook) {
+  const std::string at = absl::StrCat("hooks[", i, "]");
+  if (hook->events().empty()) {
+    // Visitor events fire per connection: too hot to subscribe by default.
+    for (std::string_view e : kHookEvents) {
+      if (!IsVisitorEvent(e)) hook->add_events(std::string(e));
+    }
+  }
+  std::set<std::string> seen;
+  for (int j = 0; j < hook->events_size(); ++j) {
+    const std::string& e = hook->events(j);
+    const std::string ev_at = absl::StrCat(at, ".events[", j, "]");
+    if (std::find(std::begin(kHookEvents), std::end(kHookEvents), e) == std::end(kHookEvents)) {
+      return origins.FileError(ev_at, absl::StrCat("unknown hook event (", kHookEventList, ")"));
+    }
+    if (!seen.insert(e).second) return origins.FileError(ev_at, "event listed twice");
+  }
+  if (hook->timeout_ms() == 0) hook->set_timeout_ms(500);
+  if (hook->queue_size() == 0) hook->set_queue_size(4096);
+  if (hook->failure_policy().empty()) hook->set_failure_policy("fail_closed");
+  if (hook->failure_policy() != "fail_closed" && hook->failure_policy() != "fail_open") {
+    return origins.FileError(at + ".failure_policy",
+                             "unknown failure policy (expected fail_closed or fail_open)");
+  }
+  auto* tls = hook->mutable_tls();
+  // A CA or a client certificate only makes sense over TLS; take it as the
+  // request for TLS rather than silently talking plain text.
+  if (!tls->ca_file().empty() || !tls->cert_file().empty()) tls->set_enabled(true);
+  if (!tls->cert_file().empty() && tls->key_file().empty()) {
+    return origins.FileError(at + ".tls.key_file", "missing (needed with tls.cert_file)");
+  }
+  if (!tls->key_file().empty() && tls->cert_file().empty()) {
+    return origins.FileError(at + ".tls.cert_file", "missing (needed with tls.key_file)");
+  }
+  if (!tls->enabled() && !tls->server_name().empty()) {
+    return origins.FileError(at + ".tls.server_name", "set but TLS is off (add tls.enabled: true)");
+  }
+  return absl::OkStatus();
 }
 
 // File hooks are checked by path, flag hooks by their spec; names must be
@@ -94,6 +158,11 @@ absl::Status ResolveHooks(const FlagSet& fs, const internal::Origins& origins, S
     }
     return origins.FileError(absl::StrCat("hooks[", i, "].name"),
                              absl::StrCat("duplicate hook name (also hooks[", it->second, "])"));
+  }
+  for (int i = 0; i < cfg->hooks_size(); ++i) {
+    if (absl::Status st = ResolveHookDetails(origins, i, cfg->mutable_hooks(i)); !st.ok()) {
+      return st;
+    }
   }
   return absl::OkStatus();
 }
@@ -141,6 +210,12 @@ absl::Status Validate(const FlagSet& fs, const internal::Origins& origins, Serve
   }
 
   if (absl::Status st = internal::ResolveLog(fs, origins, cfg->mutable_log()); !st.ok()) return st;
+
+  const std::string& strategy = cfg->hook_settings().strategy();
+  if (strategy != "stop_on_error" && strategy != "collect_and_continue") {
+    return origins.FileError("hook_settings.strategy",
+                             "unknown strategy (expected stop_on_error or collect_and_continue)");
+  }
 
   const auto& t = cfg->timeouts();
   if (t.heartbeat_interval_ms() >= t.idle_ms()) {

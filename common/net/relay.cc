@@ -38,7 +38,8 @@ struct Pipe {
 constexpr size_t kSpliceChunk = 1 << 20;
 constexpr size_t kCopyBuffer = 16 * 1024;
 
-asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter) {
+asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter,
+                                     uint64_t* events) {
   tcp::socket& in = from.socket();
   tcp::socket& out = to.socket();
   // Created on first data so idle relays cost no pipe fds.
@@ -53,6 +54,7 @@ asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter) {
       if (errno == EAGAIN || errno == EINTR) continue;
       throw std::system_error(errno, std::system_category(), "splice from socket");
     }
+    ++*events;
     size_t pending = static_cast<size_t>(n);
     while (pending > 0) {
       ssize_t m = ::splice(pipe->r, nullptr, out.native_handle(), nullptr, pending,
@@ -72,22 +74,23 @@ asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter) {
   to.ShutdownSend();
 }
 
-asio::awaitable<void> CopyTransfer(Conn& from, Conn& to, uint64_t* counter) {
+asio::awaitable<void> CopyTransfer(Conn& from, Conn& to, uint64_t* counter, uint64_t* events) {
   std::vector<char> buf(kCopyBuffer);
   for (;;) {
     size_t n = co_await from.ReadSome(asio::buffer(buf));
     if (n == 0) break;
+    ++*events;
     co_await to.WriteAll(asio::buffer(buf.data(), n));
     *counter += n;
   }
   to.ShutdownSend();
 }
 
-asio::awaitable<void> Transfer(Conn& from, Conn& to, uint64_t* counter) {
+asio::awaitable<void> Transfer(Conn& from, Conn& to, uint64_t* counter, uint64_t* events) {
   if (!from.is_tls() && !to.is_tls()) {
-    co_await SpliceTransfer(from, to, counter);
+    co_await SpliceTransfer(from, to, counter, events);
   } else {
-    co_await CopyTransfer(from, to, counter);
+    co_await CopyTransfer(from, to, counter, events);
   }
 }
 
@@ -100,7 +103,8 @@ asio::awaitable<void> Relay(Conn& a, Conn& b, RelayCounters* counters) {
   try {
     // `&&` cancels the other direction if one fails, so a reset on either
     // side tears the pair down promptly.
-    co_await (Transfer(a, b, &counters->a_to_b) && Transfer(b, a, &counters->b_to_a));
+    co_await (Transfer(a, b, &counters->a_to_b, &counters->a_to_b_events) &&
+              Transfer(b, a, &counters->b_to_a, &counters->b_to_a_events));
   } catch (...) {
     a.Close();
     b.Close();

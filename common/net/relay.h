@@ -17,6 +17,9 @@ namespace reitunnel::net {
 struct RelayCounters {
   uint64_t a_to_b = 0;
   uint64_t b_to_a = 0;
+  // Reads that moved bytes, per direction ("data events" for hooks).
+  uint64_t a_to_b_events = 0;
+  uint64_t b_to_a_events = 0;
 };
 
 // Returns when both directions are done or either side fails; then both
