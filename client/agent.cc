@@ -248,8 +248,24 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
         }
         case Frame::kPong:
           break;
+        case Frame::kTunnelClosed: {
+          const auto& c = f.tunnel_closed();
+          log::Warn("tunnel_closed", absl::StrCat("tunnel \"", c.name(), "\" closed by the server: ",
+                                                  c.reason()),
+                    {{"name", c.name()}, {"tunnel_id", c.tunnel_id()}});
+          s->by_id.erase(c.tunnel_id());
+          s->state[c.name()] = TunnelState::kRefused;
+          assigned_ports_.erase(c.name());
+          break;
+        }
         case Frame::kGoodbye:
           reason = absl::StrCat("server said goodbye: ", f.goodbye().reason());
+          if (!f.goodbye().reconnect()) {
+            // Kicked by an operator: coming straight back would defeat it.
+            log::Error("kicked", absl::StrCat("disconnected by the server: ", f.goodbye().reason()),
+                       {{"server", server}});
+            s->fatal = true;
+          }
           s->closed = true;
           break;
         case Frame::kRefused:

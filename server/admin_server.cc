@@ -1,6 +1,8 @@
 #include "server/admin_server.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/config/parse.h"
@@ -11,14 +13,50 @@
 
 namespace reitunnel::server {
 
-absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& address) {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const config::v1::AdminConfig& c) {
+  if (c.cert_file().empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile(c.cert_file());
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(c.key_file());
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions o(
+      c.client_ca_file().empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                 // Certificates are one way in; a token is the other.
+                                 : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!c.client_ca_file().empty()) {
+    auto ca = ReadFile(c.client_ca_file());
+    if (!ca.ok()) return ca.status();
+    o.pem_root_certs = *ca;
+  }
+  o.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(o);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
+    const std::string& address, const config::v1::AdminConfig& tls, grpc::Service* service) {
   auto hp = config::ParseHostPort(address);
   if (!hp.ok()) return hp.status();
+  auto creds = Credentials(tls);
+  if (!creds.ok()) return creds.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(address, *creds, &port);
+  builder.RegisterService(service);
   auto admin = std::unique_ptr<AdminServer>(new AdminServer());
   admin->server_ = builder.BuildAndStart();
   if (!admin->server_ || port == 0) {

@@ -128,10 +128,30 @@ void AgentSession::Close(const std::string& reason, bool reconnect) {
   bye.mutable_goodbye()->set_reason(reason);
   bye.mutable_goodbye()->set_reconnect(reconnect);
   writer_->Send(bye);
-  // Closing the socket ends Run()'s read; the goodbye may or may not make it
-  // out first, which is fine for a best-effort notice.
-  conn_->socket().shutdown(net::tcp::socket::shutdown_receive);
-  conn_->Close();
+  // The goodbye carries the reason the agent prints, so let it go out first;
+  // a peer that doesn't read gets cut off by the guard timer.
+  writer_->CloseWhenDrained();
+  auto guard = std::make_shared<asio::steady_timer>(server_.io(), std::chrono::seconds(1));
+  guard->async_wait([guard, conn = conn_](const asio::error_code& ec) {
+    if (!ec) conn->Close();
+  });
+}
+
+bool AgentSession::CloseTunnel(const std::string& tunnel_id, const std::string& reason) {
+  for (auto it = tunnels_.begin(); it != tunnels_.end(); ++it) {
+    if (it->second->info().tunnel_id != tunnel_id) continue;
+    auto t = it->second;
+    tunnels_.erase(it);
+    FinishTunnel(*t, reason);
+    wire::v1::Frame f;
+    auto* c = f.mutable_tunnel_closed();
+    c->set_name(t->info().name);
+    c->set_tunnel_id(tunnel_id);
+    c->set_reason(reason);
+    writer_->Send(f);
+    return true;
+  }
+  return false;
 }
 
 void AgentSession::StopAccepting() {
@@ -256,35 +276,40 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
 }
 
 void AgentSession::CloseTunnels(const std::string& reason) {
-  auto* hooks = server_.hooks();
-  for (auto& [name, t] : tunnels_) {
-    t->StopAccepting();
-    t->CloseVisitors();
-    // Counters are final once the sockets are closed: no byte moves after.
-    TunnelTotals totals = t->Totals();
-    log::Info("tunnel_closed", "tunnel closed",
-              {{"client_id", info_.client_id},
-               {"tunnel_id", t->info().tunnel_id},
-               {"name", name},
-               {"remote_port", t->info().remote_port},
-               {"bytes_in", totals.bytes_in},
-               {"bytes_out", totals.bytes_out},
-               {"visitors", totals.visitors_opened}});
-    if (!hooks) continue;
-    // The last batch naming the tunnel goes out before its OnTunnelClose.
-    hook::v1::TunnelTraffic last;
-    if (t->TakeTraffic(&last)) hooks->PublishTraffic({std::move(last)});
-    hook::v1::TunnelCloseRequest req;
-    req.set_client_id(info_.client_id);
-    req.set_tunnel_id(t->info().tunnel_id);
-    req.mutable_metadata()->insert(t->info().metadata.begin(), t->info().metadata.end());
-    req.set_reason(reason);
-    req.set_bytes_received(totals.bytes_in);
-    req.set_bytes_sent(totals.bytes_out);
-    req.set_visitors(totals.visitors_opened);
-    hooks->Notify(HookEvent::kTunnelClose, std::move(req));
-  }
+  auto tunnels = std::move(tunnels_);
   tunnels_.clear();
+  for (auto& [_, t] : tunnels) FinishTunnel(*t, reason);
+}
+
+void AgentSession::FinishTunnel(Tunnel& t, const std::string& reason) {
+  t.StopAccepting();
+  t.CloseVisitors();
+  // Counters are final once the sockets are closed: no byte moves after.
+  TunnelTotals totals = t.Totals();
+  server_.AddClosedTotals(totals);
+  log::Info("tunnel_closed", "tunnel closed",
+            {{"client_id", info_.client_id},
+             {"tunnel_id", t.info().tunnel_id},
+             {"name", t.info().name},
+             {"remote_port", t.info().remote_port},
+             {"bytes_in", totals.bytes_in},
+             {"bytes_out", totals.bytes_out},
+             {"visitors", totals.visitors_opened},
+             {"reason", reason}});
+  auto* hooks = server_.hooks();
+  if (!hooks) return;
+  // The last batch naming the tunnel goes out before its OnTunnelClose.
+  hook::v1::TunnelTraffic last;
+  if (t.TakeTraffic(&last)) hooks->PublishTraffic({std::move(last)});
+  hook::v1::TunnelCloseRequest req;
+  req.set_client_id(info_.client_id);
+  req.set_tunnel_id(t.info().tunnel_id);
+  req.mutable_metadata()->insert(t.info().metadata.begin(), t.info().metadata.end());
+  req.set_reason(reason);
+  req.set_bytes_received(totals.bytes_in);
+  req.set_bytes_sent(totals.bytes_out);
+  req.set_visitors(totals.visitors_opened);
+  hooks->Notify(HookEvent::kTunnelClose, std::move(req));
 }
 
 }  // namespace reitunnel::server

@@ -39,6 +39,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   void Close(const std::string& reason, bool reconnect);
   // Stops all tunnels from accepting (drain) without ending the session.
   void StopAccepting();
+  // Admin: closes one tunnel (hooks see OnTunnelClose, the agent is told).
+  bool CloseTunnel(const std::string& tunnel_id, const std::string& reason);
+  std::chrono::system_clock::time_point connected_at() const { return connected_at_; }
 
   void AddDataConn(std::shared_ptr<net::Conn> conn) { pool_->Add(std::move(conn)); }
   // Appends each tunnel's traffic since the last call (data batches).
@@ -55,6 +58,8 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   asio::awaitable<void> HandleOpenTunnel(wire::v1::OpenTunnel req);
   void RefuseTunnel(const std::string& name, wire::v1::RefusalCode code, const std::string& reason);
   void CloseTunnels(const std::string& reason);
+  // Stops a tunnel, logs its totals and tells hooks; the caller erases it.
+  void FinishTunnel(Tunnel& t, const std::string& reason);
 
   Server& server_;
   AgentInfo info_;
@@ -66,6 +71,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   std::chrono::steady_clock::time_point last_rx_;
   std::map<std::string, std::shared_ptr<Tunnel>> tunnels_;  // by name
   std::string close_reason_;
+  std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
   bool closed_ = false;
 };
 

@@ -6,15 +6,19 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "asio/co_spawn.hpp"
 #include "asio/io_context.hpp"
+#include "asio/post.hpp"
 #include "asio/signal_set.hpp"
 #include "common/config/parse.h"
 #include "common/config/server_config.h"
 #include "common/log/log.h"
 #include "common/version.h"
+#include "server/admin/admin_service.h"
+#include "server/admin/metrics.h"
 #include "server/admin_server.h"
 #include "server/hooks/make_dispatcher.h"
 #include "server/server.h"
@@ -81,10 +85,6 @@ int main(int argc, char** argv) {
     return Fail(2, std::string(st.message()));
   }
 
-  auto admin = reitunnel::server::AdminServer::Start(cfg->admin());
-  if (!admin.ok()) return Fail(1, std::string(admin.status().message()));
-  rlog::Info("admin_listener_ready", "admin API listening", {{"addr", (*admin)->address()}});
-
   asio::io_context io(1);
   auto hooks = reitunnel::server::MakeHookDispatcher(io.get_executor(), *cfg);
   if (!hooks.ok()) return Fail(2, std::string(hooks.status().message()));
@@ -92,8 +92,39 @@ int main(int argc, char** argv) {
       io, *cfg, std::move(tls), reitunnel::server::PortAllocator(bind_addr, range->low, range->high),
       std::move(*hooks));
 
-  // OnServerStart runs before anything listens for agents.
+  // The admin token defaults to the agent token only when none is set.
+  std::string admin_token =
+      cfg->admin_api().token().empty() ? cfg->token() : cfg->admin_api().token();
+  reitunnel::server::AdminService admin_service(
+      server, io,
+      reitunnel::server::AdminAuth(admin_token, !cfg->admin_api().client_ca_file().empty()));
+  auto admin = reitunnel::server::AdminServer::Start(cfg->admin(), cfg->admin_api(), &admin_service);
+  if (!admin.ok()) return Fail(1, std::string(admin.status().message()));
+  rlog::Info("admin_listener_ready", "admin API listening",
+             {{"addr", (*admin)->address()}, {"tls", !cfg->admin_api().cert_file().empty()}});
+  std::unique_ptr<reitunnel::server::MetricsEndpoint> metrics;
+  if (!cfg->metrics().empty()) {
+    auto m = reitunnel::server::MetricsEndpoint::Start(cfg->metrics(), server, io);
+    if (!m.ok()) return Fail(1, std::string(m.status().message()));
+    metrics = std::move(*m);
+    rlog::Info("metrics_listener_ready", "metrics listening",
+               {{"addr", metrics->address()}, {"path", "/metrics"}});
+  }
+  admin_service.set_addresses({(*admin)->address(), metrics ? metrics->address() : ""});
+
   int exit_code = 0;
+  // Admin handlers finish on the io thread, so the admin server is shut down
+  // from a helper thread while the loop still runs, then the loop stops.
+  std::thread admin_stopper;
+  auto stop_all = [&] {
+    if (admin_stopper.joinable()) return;
+    admin_stopper = std::thread([&] {
+      (*admin)->Shutdown();
+      asio::post(io, [&io] { io.stop(); });
+    });
+  };
+
+  // OnServerStart runs before anything listens for agents.
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -101,13 +132,13 @@ int main(int argc, char** argv) {
           rlog::Error("start_denied", std::string(st.message()));
           std::cerr << "reitunneld: " << st.message() << "\n";
           exit_code = 1;
-          io.stop();
+          stop_all();
           co_return;
         }
         if (auto st = server.Start(); !st.ok()) {
           std::cerr << "reitunneld: " << st.message() << "\n";
           exit_code = 1;
-          io.stop();
+          stop_all();
         }
       },
       [](std::exception_ptr e) {
@@ -119,13 +150,14 @@ int main(int argc, char** argv) {
     if (e) return;
     rlog::Info("signal", "signal received, draining", {{"signal", sig}});
     (*admin)->SetServing(false);
-    server.Shutdown([&io] { io.stop(); });
+    server.Shutdown(stop_all);
     // A second signal skips the drain.
     signals.async_wait([&io](const asio::error_code& e2, int) {
       if (!e2) io.stop();
     });
   });
   io.run();
-  (*admin)->Shutdown();
+  if (admin_stopper.joinable()) admin_stopper.join();
+  metrics.reset();
   return exit_code;
 }

@@ -11,6 +11,7 @@
 #include "common/wire/auth.h"
 #include "common/wire/frame.h"
 #include "server/agent_session.h"
+#include "server/tunnel.h"
 #include "server/hooks/hook_dispatcher.h"
 
 namespace reitunnel::server {
@@ -103,6 +104,18 @@ absl::Status Server::Start() {
 }
 
 tcp::endpoint Server::agent_endpoint() const { return acceptor_.local_endpoint(); }
+
+void Server::AddClosedTotals(const TunnelTotals& t) {
+  closed_bytes_in_ += t.bytes_in;
+  closed_bytes_out_ += t.bytes_out;
+}
+
+std::string Server::listen_addr() const {
+  asio::error_code ec;
+  auto ep = acceptor_.local_endpoint(ec);
+  if (ec) return cfg_.listen();
+  return absl::StrCat(ep.address().to_string(), ":", ep.port());
+}
 
 void Server::RemoveSession(const std::string& client_id) { sessions_.erase(client_id); }
 

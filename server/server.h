@@ -23,6 +23,7 @@ namespace reitunnel::server {
 
 class AgentSession;
 class HookDispatcher;
+struct TunnelTotals;
 
 class Server {
  public:
@@ -61,6 +62,13 @@ class Server {
   const std::unordered_map<std::string, std::shared_ptr<AgentSession>>& sessions() const {
     return sessions_;
   }
+  // Totals of tunnels already closed, so server-wide byte counters are
+  // monotonic.
+  void AddClosedTotals(const TunnelTotals& t);
+  uint64_t closed_bytes_in() const { return closed_bytes_in_; }
+  uint64_t closed_bytes_out() const { return closed_bytes_out_; }
+  std::chrono::system_clock::time_point started_at() const { return started_at_; }
+  std::string listen_addr() const;
 
  private:
   asio::awaitable<void> AcceptLoop();
@@ -78,6 +86,9 @@ class Server {
   asio::ip::tcp::acceptor acceptor_;
   std::unordered_map<std::string, std::shared_ptr<AgentSession>> sessions_;
   size_t handshakes_in_flight_ = 0;
+  uint64_t closed_bytes_in_ = 0;
+  uint64_t closed_bytes_out_ = 0;
+  std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
   bool draining_ = false;
 };
 

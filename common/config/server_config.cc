@@ -1,6 +1,7 @@
 #include "common/config/server_config.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iterator>
 #include <map>
 #include <set>
@@ -51,7 +52,14 @@ FlagSet ServerFlags() {
       .String("tls-key", "FILE", "PEM private key for --tls-cert")
       .String("tls-client-ca", "FILE",
               "PEM CA bundle; agents must present a certificate\n"
-              "signed by it (mTLS)");
+              "signed by it (mTLS)")
+      .String("admin-token", "SECRET",
+              "bearer token for the admin API (default: --token)")
+      .String("admin-tls-cert", "FILE", "PEM certificate; serves the admin API over TLS")
+      .String("admin-tls-key", "FILE", "PEM private key for --admin-tls-cert")
+      .String("admin-tls-client-ca", "FILE",
+              "PEM CA; admin clients with a certificate signed by\nit need no token (mTLS)")
+      .String("metrics", "HOST:PORT", "serve Prometheus metrics at /metrics (default off)");
   return fs;
 }
 
@@ -181,6 +189,21 @@ absl::Status Validate(const FlagSet& fs, const internal::Origins& origins, Serve
                          absl::StrCat("same address as ", origins.Name("listen", "listen")));
   }
   if (absl::Status st = internal::CheckToken(cfg->token()); !st.ok()) return st;
+  if (!cfg->metrics().empty()) {
+    if (absl::StatusOr<HostPort> m = ParseHostPort(cfg->metrics()); !m.ok()) {
+      return origins.Error("metrics", "metrics", cfg->metrics(), true, m.status().message());
+    }
+  }
+  const auto& atls = cfg->admin_api();
+  if (atls.cert_file().empty() != atls.key_file().empty()) {
+    return absl::InvalidArgumentError(
+        "admin TLS needs both --admin-tls-cert and --admin-tls-key (admin_api.cert_file and "
+        "admin_api.key_file)");
+  }
+  if (!atls.client_ca_file().empty() && atls.cert_file().empty()) {
+    return absl::InvalidArgumentError(
+        "--admin-tls-client-ca (admin_api.client_ca_file) requires --admin-tls-cert");
+  }
   if (absl::StatusOr<PortRange> ports = ParsePortRange(cfg->public_ports()); !ports.ok()) {
     return origins.Error("public-ports", "public_ports", cfg->public_ports(), true,
                          ports.status().message());
@@ -252,6 +275,17 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& ar
   if (fs.IsSet("tls-client-ca")) {
     cfg.mutable_tls()->set_client_ca_file(fs.GetString("tls-client-ca"));
   }
+  if (fs.IsSet("admin-token")) {
+    cfg.mutable_admin_api()->set_token(fs.GetString("admin-token"));
+  } else if (const char* env = std::getenv("REITUNNEL_ADMIN_TOKEN"); env && *env) {
+    cfg.mutable_admin_api()->set_token(env);
+  }
+  if (fs.IsSet("admin-tls-cert")) cfg.mutable_admin_api()->set_cert_file(fs.GetString("admin-tls-cert"));
+  if (fs.IsSet("admin-tls-key")) cfg.mutable_admin_api()->set_key_file(fs.GetString("admin-tls-key"));
+  if (fs.IsSet("admin-tls-client-ca")) {
+    cfg.mutable_admin_api()->set_client_ca_file(fs.GetString("admin-tls-client-ca"));
+  }
+  if (fs.IsSet("metrics")) cfg.set_metrics(fs.GetString("metrics"));
   if (absl::Status st = ResolveHooks(fs, origins, &cfg); !st.ok()) return st;
 
   FillDefaults(&cfg);

@@ -35,6 +35,11 @@ void FrameWriter::Send(const wire::v1::Frame& frame) {
   }
 }
 
+void FrameWriter::CloseWhenDrained() {
+  close_when_drained_ = true;
+  if (!writing_) conn_->Close();
+}
+
 asio::awaitable<void> FrameWriter::Drain() {
   auto self = shared_from_this();
   try {
@@ -52,6 +57,7 @@ asio::awaitable<void> FrameWriter::Drain() {
     conn_->Close();
   }
   writing_ = false;
+  if (close_when_drained_) conn_->Close();
 }
 
 }  // namespace reitunnel::net

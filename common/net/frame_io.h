@@ -33,6 +33,8 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
       : ex_(std::move(ex)), conn_(std::move(conn)) {}
 
   void Send(const wire::v1::Frame& frame);
+  // Closes the connection once everything queued has been written.
+  void CloseWhenDrained();
   // Bytes queued but not yet written; lets callers notice a stuck peer.
   size_t queued_bytes() const { return queued_bytes_; }
 
@@ -44,6 +46,7 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool close_when_drained_ = false;
 };
 
 }  // namespace reitunnel::net

@@ -69,6 +69,7 @@ const char* MessageName(const v1::Frame& frame) {
     case v1::Frame::kPong: return "pong";
     case v1::Frame::kStartRelay: return "start_relay";
     case v1::Frame::kGoodbye: return "goodbye";
+    case v1::Frame::kTunnelClosed: return "tunnel_closed";
     case v1::Frame::MSG_NOT_SET: break;
   }
   return "none";

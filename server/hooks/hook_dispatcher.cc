@@ -135,6 +135,22 @@ std::chrono::milliseconds HookDispatcher::flush_interval() const {
   return std::chrono::milliseconds(settings_.flush_interval_ms());
 }
 
+int HookDispatcher::AddObserver(Observer o) {
+  int id = ++next_observer_;
+  observers_[id] = std::move(o);
+  return id;
+}
+
+void HookDispatcher::RemoveObserver(int id) { observers_.erase(id); }
+
+void HookDispatcher::Observe(HookEvent e, const google::protobuf::Message& msg,
+                             const HookDecision& d) {
+  if (observers_.empty() || e == HookEvent::kData) return;
+  // Copy: an observer may remove itself while being called.
+  auto observers = observers_;
+  for (auto& [_, o] : observers) o(e, msg, d);
+}
+
 void HookDispatcher::FillContext(hv1::EventContext* ctx) const {
   *ctx->mutable_server() = server_info_;
   *ctx->mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
@@ -150,10 +166,12 @@ asio::awaitable<HookDecision> HookDispatcher::AskOne(
   if (r.status.ok()) {
     if (r.response.decision() == hv1::ALLOW) {
       h.stats.allowed++;
+      h.stats.Outcome(static_cast<int>(e), HookStats::kAllow);
       co_return HookDecision{true, ""};
     }
     if (r.response.decision() == hv1::DENY) {
       h.stats.denied++;
+      h.stats.Outcome(static_cast<int>(e), HookStats::kDeny);
       std::string reason = r.response.reason().empty()
                                ? absl::StrCat("denied by hook ", h.config.name())
                                : Bounded(r.response.reason());
@@ -163,6 +181,7 @@ asio::awaitable<HookDecision> HookDispatcher::AskOne(
   } else if (r.status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     // A hook only implements the RPCs it cares about.
     h.stats.allowed++;
+    h.stats.Outcome(static_cast<int>(e), HookStats::kAllow);
     co_return HookDecision{true, ""};
   } else {
     if (r.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
@@ -175,6 +194,7 @@ asio::awaitable<HookDecision> HookDispatcher::AskOne(
     }
   }
   h.stats.errors++;
+  h.stats.Outcome(static_cast<int>(e), HookStats::kError);
   log::Warn("hook_call_failed", "hook call failed",
             {{"hook", h.config.name()},
              {"event", std::string(HookEventName(e))},

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,16 +41,22 @@ class HookDispatcher {
                  hook::v1::ServerInfo server_info, std::vector<Hook> hooks);
   ~HookDispatcher();
 
-  // True when some hook subscribes to `e`: callers skip building requests
-  // (and the data plane skips aggregation) otherwise.
-  bool Subscribed(HookEvent e) const { return subscribed_[static_cast<int>(e)]; }
+  // True when some hook (or, except for data, an event watcher) wants `e`:
+  // callers skip building requests, and the data plane skips aggregation,
+  // otherwise.
+  bool Subscribed(HookEvent e) const {
+    return subscribed_[static_cast<int>(e)] || (e != HookEvent::kData && !observers_.empty());
+  }
   bool empty() const { return hooks_.empty(); }
 
   // Blocking event. Fills request.context. Never throws.
   template <typename Request>
   asio::awaitable<HookDecision> Decide(HookEvent e, Request request) {
     FillContext(request.mutable_context());
-    co_return co_await DecideMessage(e, std::make_shared<Request>(std::move(request)));
+    auto msg = std::make_shared<Request>(std::move(request));
+    HookDecision d = co_await DecideMessage(e, msg);
+    Observe(e, *msg, d);
+    co_return d;
   }
 
   // Notification, queued per subscribed hook. Fills request.context.
@@ -56,8 +64,19 @@ class HookDispatcher {
   void Notify(HookEvent e, Request request) {
     if (!Subscribed(e)) return;
     FillContext(request.mutable_context());
-    Enqueue(e, std::make_shared<Request>(std::move(request)));
+    auto msg = std::make_shared<Request>(std::move(request));
+    Observe(e, *msg, HookDecision{});
+    Enqueue(e, std::move(msg));
   }
+
+  // Watchers of lifecycle events (admin WatchEvents). Called on the
+  // dispatcher's executor, after a blocking event was decided.
+  using Observer =
+      std::function<void(HookEvent, const google::protobuf::Message&, const HookDecision&)>;
+  int AddObserver(Observer o);
+  void RemoveObserver(int id);
+  const config::v1::HookSettings& settings() const { return settings_; }
+  const hook::v1::ServerInfo& server_info() const { return server_info_; }
 
   // Queues traffic as data batches (split at max_batch_tunnels).
   void PublishTraffic(std::vector<hook::v1::TunnelTraffic> traffic);
@@ -84,6 +103,7 @@ class HookDispatcher {
   struct HookState;
 
   void FillContext(hook::v1::EventContext* ctx) const;
+  void Observe(HookEvent e, const google::protobuf::Message& msg, const HookDecision& d);
   asio::awaitable<HookDecision> DecideMessage(
       HookEvent e, std::shared_ptr<const google::protobuf::Message> request);
   // One hook's answer after its failure policy: allow, deny (with reason),
@@ -99,6 +119,8 @@ class HookDispatcher {
   hook::v1::ServerInfo server_info_;
   std::vector<std::shared_ptr<HookState>> hooks_;
   bool subscribed_[kHookEventCount] = {};
+  std::map<int, Observer> observers_;
+  int next_observer_ = 0;
   bool shutting_down_ = false;
 };
 

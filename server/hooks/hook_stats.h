@@ -29,6 +29,14 @@ struct HookStats {
   std::array<std::atomic<uint64_t>, kLatencyBucketsMs.size() + 1> latency_buckets{};
   std::atomic<uint64_t> latency_sum_us{0};
 
+  // Blocking-call outcomes per event (index = HookEvent) for metrics.
+  enum OutcomeKind { kAllow = 0, kDeny = 1, kError = 2 };
+  static constexpr int kEvents = 10;
+  std::array<std::array<std::atomic<uint64_t>, 3>, kEvents> outcomes{};
+  void Outcome(int event, OutcomeKind kind) {
+    outcomes[event][kind].fetch_add(1, std::memory_order_relaxed);
+  }
+
   void ObserveLatency(double ms) {
     size_t i = 0;
     while (i < kLatencyBucketsMs.size() && ms > kLatencyBucketsMs[i]) ++i;

@@ -52,7 +52,6 @@ absl::Status NormalizeHookConfig(config::v1::ServerConfig* cfg) {
 
 absl::StatusOr<std::unique_ptr<HookDispatcher>> MakeHookDispatcher(
     asio::any_io_executor ex, const config::v1::ServerConfig& cfg) {
-  if (cfg.hooks().empty()) return std::unique_ptr<HookDispatcher>();
   std::vector<HookDispatcher::Hook> hooks;
   for (const auto& hc : cfg.hooks()) {
     auto client = GrpcHookClient::Create(hc);

@@ -14,7 +14,8 @@ namespace reitunnel::server {
 // ("hooks[1].failure_policy: ...").
 absl::Status NormalizeHookConfig(config::v1::ServerConfig* cfg);
 
-// One GrpcHookClient per configured hook; null when no hook is configured.
+// One GrpcHookClient per configured hook. With no hook configured the
+// dispatcher still serves event watchers (admin WatchEvents).
 absl::StatusOr<std::unique_ptr<HookDispatcher>> MakeHookDispatcher(
     asio::any_io_executor ex, const config::v1::ServerConfig& cfg);
 

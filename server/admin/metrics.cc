@@ -1,0 +1,193 @@
+#include "server/admin/metrics.h"
+
+#include <chrono>
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "asio/post.hpp"
+#include "common/config/parse.h"
+#include "common/version.h"
+#include "prometheus/metric_family.h"
+#include "server/agent_session.h"
+#include "server/hooks/hook_dispatcher.h"
+#include "server/server.h"
+#include "server/tunnel.h"
+
+namespace reitunnel::server {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+namespace {
+
+struct DataPlaneSnapshot {
+  double agents = 0;
+  double tunnels = 0;
+  double visitors = 0;
+  double bytes_in = 0;
+  double bytes_out = 0;
+  bool draining = false;
+};
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+ClientMetric Value(MetricType type, double v, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  return m;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> MetricsCollector::Collect() const {
+  // Snapshot on the data plane's own thread; a stopped loop just yields no
+  // data-plane families.
+  auto promise = std::make_shared<std::promise<DataPlaneSnapshot>>();
+  auto future = promise->get_future();
+  asio::post(io_, [this, promise] {
+    DataPlaneSnapshot s;
+    s.agents = static_cast<double>(server_.sessions().size());
+    s.bytes_in = static_cast<double>(server_.closed_bytes_in());
+    s.bytes_out = static_cast<double>(server_.closed_bytes_out());
+    s.draining = server_.draining();
+    for (const auto& [_, session] : server_.sessions()) {
+      for (const auto& [__, t] : session->tunnels()) {
+        s.tunnels += 1;
+        s.visitors += static_cast<double>(t->active_visitors());
+        TunnelTotals totals = t->Totals();
+        s.bytes_in += static_cast<double>(totals.bytes_in);
+        s.bytes_out += static_cast<double>(totals.bytes_out);
+      }
+    }
+    promise->set_value(s);
+  });
+
+  std::vector<MetricFamily> out;
+  auto info = Family("reitunnel_build_info", "Build information.", MetricType::Gauge);
+  info.metric.push_back(Value(MetricType::Gauge, 1, {{"version", kVersion}}));
+  out.push_back(std::move(info));
+
+  if (future.wait_for(std::chrono::seconds(2)) == std::future_status::ready) {
+    DataPlaneSnapshot s = future.get();
+    auto gauge = [&](const char* name, const char* help, double v) {
+      auto f = Family(name, help, MetricType::Gauge);
+      f.metric.push_back(Value(MetricType::Gauge, v));
+      out.push_back(std::move(f));
+    };
+    gauge("reitunnel_agents", "Connected agents.", s.agents);
+    gauge("reitunnel_tunnels", "Open tunnels.", s.tunnels);
+    gauge("reitunnel_visitor_connections", "Active visitor connections.", s.visitors);
+    gauge("reitunnel_draining", "1 while the server drains for shutdown.", s.draining ? 1 : 0);
+    auto bytes = Family("reitunnel_bytes_total",
+                        "Bytes relayed; direction in = from visitors, out = to visitors.",
+                        MetricType::Counter);
+    bytes.metric.push_back(Value(MetricType::Counter, s.bytes_in, {{"direction", "in"}}));
+    bytes.metric.push_back(Value(MetricType::Counter, s.bytes_out, {{"direction", "out"}}));
+    out.push_back(std::move(bytes));
+  }
+
+  HookDispatcher* hooks = server_.hooks();
+  if (!hooks || hooks->empty()) return out;
+  auto calls = Family("reitunnel_hook_calls_total",
+                      "Blocking hook calls by hook, event and decision.", MetricType::Counter);
+  auto errors = Family("reitunnel_hook_errors_total", "Failed blocking hook calls.",
+                       MetricType::Counter);
+  auto timeouts = Family("reitunnel_hook_timeouts_total", "Blocking hook calls that timed out.",
+                         MetricType::Counter);
+  auto fail_open = Family("reitunnel_hook_fail_open_allowances_total",
+                          "Operations allowed because a fail_open hook failed.",
+                          MetricType::Counter);
+  auto latency = Family("reitunnel_hook_latency_seconds", "Blocking hook call latency.",
+                        MetricType::Histogram);
+  auto sent = Family("reitunnel_hook_batches_sent_total", "Data batches delivered.",
+                     MetricType::Counter);
+  auto dropped_batches = Family("reitunnel_hook_batches_dropped_total",
+                                "Data batches dropped (queue full or undeliverable).",
+                                MetricType::Counter);
+  auto notifications = Family("reitunnel_hook_notifications_sent_total",
+                              "Notifications delivered.", MetricType::Counter);
+  auto dropped_events = Family("reitunnel_hook_events_dropped_total",
+                               "Notifications dropped (queue full or undeliverable).",
+                               MetricType::Counter);
+  auto depth = Family("reitunnel_hook_queue_depth", "Notifications and batches waiting.",
+                      MetricType::Gauge);
+  static const char* kDecisions[] = {"allow", "deny", "error"};
+  for (const auto& v : hooks->Hooks()) {
+    const HookStats& st = *v.stats;
+    const std::string& name = v.config->name();
+    for (int e = 0; e < kHookEventCount; ++e) {
+      if (!IsBlocking(static_cast<HookEvent>(e))) continue;
+      for (int d = 0; d < 3; ++d) {
+        calls.metric.push_back(Value(
+            MetricType::Counter, static_cast<double>(st.outcomes[e][d].load()),
+            {{"hook", name},
+             {"event", std::string(HookEventName(static_cast<HookEvent>(e)))},
+             {"decision", kDecisions[d]}}));
+      }
+    }
+    errors.metric.push_back(Value(MetricType::Counter, st.errors.load(), {{"hook", name}}));
+    timeouts.metric.push_back(Value(MetricType::Counter, st.timeouts.load(), {{"hook", name}}));
+    fail_open.metric.push_back(
+        Value(MetricType::Counter, st.fail_open_allowances.load(), {{"hook", name}}));
+    sent.metric.push_back(Value(MetricType::Counter, st.batches_sent.load(), {{"hook", name}}));
+    dropped_batches.metric.push_back(
+        Value(MetricType::Counter, st.dropped_batches.load(), {{"hook", name}}));
+    notifications.metric.push_back(
+        Value(MetricType::Counter, st.notifications_sent.load(), {{"hook", name}}));
+    dropped_events.metric.push_back(
+        Value(MetricType::Counter, st.dropped_events.load(), {{"hook", name}}));
+    depth.metric.push_back(Value(MetricType::Gauge, st.queue_depth.load(), {{"hook", name}}));
+    ClientMetric h;
+    h.label = {{"hook", name}};
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < HookStats::kLatencyBucketsMs.size(); ++i) {
+      cumulative += st.latency_buckets[i].load();
+      h.histogram.bucket.push_back({cumulative, HookStats::kLatencyBucketsMs[i] / 1000.0});
+    }
+    cumulative += st.latency_buckets.back().load();
+    h.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+    h.histogram.sample_count = cumulative;
+    h.histogram.sample_sum = static_cast<double>(st.latency_sum_us.load()) / 1e6;
+    latency.metric.push_back(std::move(h));
+  }
+  for (auto* f : {&calls, &errors, &timeouts, &fail_open, &latency, &sent, &dropped_batches,
+                  &notifications, &dropped_events, &depth}) {
+    out.push_back(std::move(*f));
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& address,
+                                                                        Server& server,
+                                                                        asio::io_context& io) {
+  auto hp = config::ParseHostPort(address);
+  if (!hp.ok()) return hp.status();
+  auto ep = std::unique_ptr<MetricsEndpoint>(new MetricsEndpoint());
+  try {
+    // civetweb wants "host:port"; IPv6 in brackets.
+    ep->exposer_ = std::make_unique<prometheus::Exposer>(hp->ToString(), 2);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
+  }
+  ep->collector_ = std::make_shared<MetricsCollector>(server, io);
+  ep->exposer_->RegisterCollectable(ep->collector_);
+  auto ports = ep->exposer_->GetListeningPorts();
+  std::string host = hp->host.find(':') != std::string::npos ? absl::StrCat("[", hp->host, "]")
+                                                              : hp->host;
+  ep->address_ = absl::StrCat(host, ":", ports.empty() ? hp->port : ports.front());
+  return ep;
+}
+
+}  // namespace reitunnel::server
