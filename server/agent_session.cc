@@ -309,6 +309,7 @@ void AgentSession::FinishTunnel(Tunnel& t, const std::string& reason) {
   req.set_bytes_received(totals.bytes_in);
   req.set_bytes_sent(totals.bytes_out);
   req.set_visitors(totals.visitors_opened);
+  req.set_remote_port(t.info().remote_port);
   hooks->Notify(HookEvent::kTunnelClose, std::move(req));
 }
 
