@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
                {{"addr", metrics->address()}, {"path", "/metrics"}});
   }
   admin_service.set_addresses({(*admin)->address(), metrics ? metrics->address() : ""});
+  // Not ready for probes until OnServerStart allowed and agents can connect.
+  (*admin)->SetServing(false);
 
   int exit_code = 0;
   // Admin handlers finish on the io thread, so the admin server is shut down
@@ -139,7 +141,9 @@ int main(int argc, char** argv) {
           std::cerr << "reitunneld: " << st.message() << "\n";
           exit_code = 1;
           stop_all();
+          co_return;
         }
+        (*admin)->SetServing(true);
       },
       [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

@@ -125,6 +125,11 @@ absl::Status HookServer::Start() {
   // gRPC sets SO_REUSEPORT by default, which would let a second copy of a hook
   // service bind the same port and silently take half of the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Connections are recycled every few minutes so that clients re-resolve
+  // the service name (dns:///) and spread load onto newly scaled replicas.
+  // The long grace lets an open data stream finish and reopen cleanly.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 5 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30 * 1000);
   if (options_.max_threads > 0) {
     grpc::ResourceQuota quota("reitunnel-hookd");
     quota.SetMaxThreads(options_.max_threads);

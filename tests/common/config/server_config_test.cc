@@ -190,6 +190,81 @@ TEST_F(ServerConfigTest, HookValidation) {
             badaddr + ": hooks[0].address: missing socket path after unix:");
 }
 
+TEST_F(ServerConfigTest, HookDefaultsAreFilled) {
+  absl::StatusOr<ServerConfig> cfg = LoadServerConfig({"--token=t", "--hook=p=h:1"});
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  const auto& hook = cfg->hooks(0);
+  EXPECT_THAT(hook.events(), ::testing::ElementsAre("server_start", "server_stop", "client_connect",
+                                                    "client_disconnect", "tunnel_open",
+                                                    "tunnel_close", "data", "error"));
+  EXPECT_EQ(hook.timeout_ms(), 500u);
+  EXPECT_EQ(hook.failure_policy(), "fail_closed");
+  EXPECT_EQ(hook.queue_size(), 4096u);
+  EXPECT_FALSE(hook.tls().enabled());
+  EXPECT_EQ(cfg->hook_settings().strategy(), "stop_on_error");
+  EXPECT_EQ(cfg->hook_settings().flush_interval_ms(), 1000u);
+  EXPECT_EQ(cfg->hook_settings().max_batch_tunnels(), 1000u);
+  EXPECT_EQ(cfg->hook_settings().max_pending_batches(), 64u);
+}
+
+TEST_F(ServerConfigTest, HookDetailsFromFile) {
+  const std::string path = dir_.Write("server.yaml", R"(
+token: t
+hooks:
+  - name: policy
+    address: h:1
+    events: [tunnel_open, visitor_connect]
+    timeout_ms: 50
+    failure_policy: fail_open
+    queue_size: 8
+    tls: {ca_file: ca.pem, server_name: policy.internal}
+hook_settings:
+  strategy: collect_and_continue
+  flush_interval_ms: 10
+  max_batch_tunnels: 2
+  max_pending_batches: 3
+)");
+  absl::StatusOr<ServerConfig> cfg = LoadServerConfig({"--config=" + path});
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  const auto& hook = cfg->hooks(0);
+  EXPECT_THAT(hook.events(), ::testing::ElementsAre("tunnel_open", "visitor_connect"));
+  EXPECT_EQ(hook.timeout_ms(), 50u);
+  EXPECT_EQ(hook.failure_policy(), "fail_open");
+  EXPECT_EQ(hook.queue_size(), 8u);
+  EXPECT_TRUE(hook.tls().enabled());  // implied by ca_file
+  EXPECT_EQ(hook.tls().server_name(), "policy.internal");
+  EXPECT_EQ(cfg->hook_settings().strategy(), "collect_and_continue");
+  EXPECT_EQ(cfg->hook_settings().flush_interval_ms(), 10u);
+  EXPECT_EQ(cfg->hook_settings().max_batch_tunnels(), 2u);
+  EXPECT_EQ(cfg->hook_settings().max_pending_batches(), 3u);
+}
+
+TEST_F(ServerConfigTest, HookDetailErrorsNameTheirPath) {
+  auto error_for = [this](const std::string& body) {
+    const std::string path = dir_.Write("server.yaml", "token: t\n" + body);
+    std::string err = Error({"--config=" + path});
+    EXPECT_EQ(err.rfind(path + ": ", 0), 0u) << err;
+    return err.substr(path.size() + 2);
+  };
+  EXPECT_THAT(error_for("hooks: [{name: p, address: 'h:1', events: [data, tunnel_opn]}]\n"),
+              HasSubstr("hooks[0].events[1]: unknown hook event (expected server_start"));
+  EXPECT_EQ(error_for("hooks: [{name: p, address: 'h:1', events: [data, data]}]\n"),
+            "hooks[0].events[1]: event listed twice");
+  EXPECT_EQ(error_for("hooks: [{name: p, address: 'h:1', failure_policy: open}]\n"),
+            "hooks[0].failure_policy: unknown failure policy (expected fail_closed or fail_open)");
+  EXPECT_EQ(error_for("hooks: [{name: p, address: 'h:1', tls: {cert_file: c}}]\n"),
+            "hooks[0].tls.key_file: missing (needed with tls.cert_file)");
+  EXPECT_EQ(error_for("hooks: [{name: p, address: 'h:1', tls: {key_file: k}}]\n"),
+            "hooks[0].tls.cert_file: missing (needed with tls.key_file)");
+  EXPECT_EQ(error_for("hooks: [{name: p, address: 'h:1', tls: {server_name: x}}]\n"),
+            "hooks[0].tls.server_name: set but TLS is off (add tls.enabled: true)");
+  EXPECT_EQ(error_for("hook_settings: {strategy: first}\n"),
+            "hook_settings.strategy: unknown strategy (expected stop_on_error or "
+            "collect_and_continue)");
+  EXPECT_EQ(error_for("hooks: [{name: p, address: 'h:1', timeout_ms: -5}]\n"),
+            "hooks[0].timeout_ms: expected an unsigned integer");
+}
+
 TEST_F(ServerConfigTest, TokenPrecedenceFlagEnvFile) {
   const std::string path = dir_.Write("server.yaml", "token: filetoken\n");
   {
