@@ -9,7 +9,7 @@
 #   BENCH_DURATION      seconds per measurement (default 5)
 #   BENCH_WRK_CONNS     wrk connections (default 64), BENCH_WRK_THREADS (2)
 #   BENCH_IDLE_CONNS    idle visitors for the memory test (default 1000)
-#   BENCH_ROUNDS        rounds per measurement, median reported (default 1)
+#   BENCH_ROUNDS        rounds per measurement, median reported (default 2)
 #   BENCH_PROFILE=1     also count relay syscalls per op with perf stat
 #   BENCH_IDLE_WAIT     seconds to wait for background CPU load to settle (60)
 #   BENCH_KEEP_TMP=1    keep the temp dir with all logs/configs
@@ -23,7 +23,7 @@ DUR=${BENCH_DURATION:-5}
 WRK_CONNS=${BENCH_WRK_CONNS:-64}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
 IDLE=${BENCH_IDLE_CONNS:-1000}
-ROUNDS=${BENCH_ROUNDS:-1}
+ROUNDS=${BENCH_ROUNDS:-2}
 PROFILE=${BENCH_PROFILE:-0}
 TOKEN="bench-$RANDOM$RANDOM"
 BASELINES_ONLY=0
@@ -279,18 +279,26 @@ for i in 0 1 2 3; do
   PORT[haproxy,$i]=${HAP_A[i]}
   ((TUNNEL_OK)) && PORT[tunnel,$i]=${TUN[i]}
 done
-configs_up() { local c; for c in "${CONFIGS[@]}"; do [[ $c == tunnel ]] && ((!TUNNEL_OK)) && continue; echo "$c"; done; }
+configs_up() {  # the tunnel stays in the list once started, so a crash shows as ERR
+  local c
+  for c in "${CONFIGS[@]}"; do
+    [[ $c == tunnel && -z ${PORT[tunnel,0]:-} ]] && continue
+    echo "$c"
+  done
+}
 
 log "validating every path (HTTP 1 KiB body, echo)"
 for c in $(configs_up); do
   n=$(curl -s -m 5 -o /dev/null -w '%{size_download}' "http://127.0.0.1:${PORT[$c,1]}/1k" || true)
   if [[ $n != 1024 ]]; then
     [[ $c == tunnel ]] || die "$c: HTTP through port ${PORT[$c,1]} returned $n bytes"
-    TUNNEL_OK=0; TUNNEL_WHY="HTTP through the tunnel returned '$n' bytes instead of 1024"; continue
+    TUNNEL_OK=0; TUNNEL_WHY="HTTP through the tunnel returned '$n' bytes instead of 1024"
+    unset 'PORT[tunnel,0]'; continue
   fi
   if ! "$PY" "$HELPER" hold --port "${PORT[$c,3]}" --count 5 --timeout 10 </dev/null >/dev/null 2>"$TMP/validate-$c.err"; then
     [[ $c == tunnel ]] || die "$c: echo failed: $(cat "$TMP/validate-$c.err")"
     TUNNEL_OK=0; TUNNEL_WHY="echo through the tunnel failed: $(cat "$TMP/validate-$c.err")"
+    unset 'PORT[tunnel,0]'
   fi
 done
 
@@ -470,10 +478,12 @@ m_ping() {
   OPS=${OPS:-0}
 }
 
-median() {  # median of the numeric args ("ERR" if none)
+median() {  # median DECIMALS values... ("ERR" if no numeric value)
+  local d=$1; shift
   printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g |
-    awk '{v[NR] = $1} END {if (!NR) print "ERR"; else if (NR % 2) print v[(NR + 1) / 2];
-         else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+    awk -v d="$d" '{v[NR] = $1} END {if (!NR) {print "ERR"; exit}
+         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+         printf "%." d "f\n", m}'
 }
 # Scenario-major order: all configs of one scenario run back to back (and,
 # with BENCH_ROUNDS > 1, round-robin), so each ratio compares numbers taken
@@ -482,6 +492,7 @@ declare -A V
 for s in iperf ka close ping; do
   for ((round = 1; round <= ROUNDS; round++)); do
     for c in $(configs_up); do
+      [[ $c == tunnel ]] && ((!TUNNEL_OK)) && continue  # crashed earlier: ERR
       log "measuring $s via $c (round $round/$ROUNDS, ${DUR}s)"
       case $s in
         iperf) run_measured "$c" iperf 0 "$PID_iperf3" m_iperf "${PORT[$c,0]}" "$c-$round"
@@ -497,11 +508,25 @@ for s in iperf ka close ping; do
                V[$c,p50]+="$p50 "; V[$c,p99]+="$p99 " ;;
       esac
       sleep 1
+      if [[ $c == tunnel ]] && ((TUNNEL_OK)); then
+        for pid in "$PID_server" "$PID_agent"; do
+          if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null && st=0 || st=$?
+            TUNNEL_OK=0
+            TUNNEL_WHY="$( [[ $pid == "$PID_server" ]] && echo reitunneld || echo reitunnel) exited (status $st) during '$s'; logs in build-bench/bench-logs/"
+            log "$TUNNEL_WHY"
+          fi
+        done
+      fi
     done
   done
 done
 for c in $(configs_up); do
-  for k in iperf ka close p50 p99; do R[$c,$k]=$(median ${V[$c,$k]:-}); done
+  R[$c,iperf]=$(median 2 ${V[$c,iperf]:-})
+  R[$c,ka]=$(median 0 ${V[$c,ka]:-})
+  R[$c,close]=$(median 0 ${V[$c,close]:-})
+  R[$c,p50]=$(median 1 ${V[$c,p50]:-})
+  R[$c,p99]=$(median 1 ${V[$c,p99]:-})
 done
 
 # ---------------------------------------------------------------------- table
@@ -540,14 +565,14 @@ RESULT="$TMP/result.txt"
   echo "$MEM_LINE"
   [[ -n $MEM_CTX ]] && echo "$MEM_CTX"
   echo
-  echo "CPU during each measurement: system busy % of all $(nproc) cores / relay % of one core"
+  echo "CPU during each measurement (last round): system busy % of all $(nproc) cores / relay % of one core"
   echo "(socat, haproxy: hop A + hop B; reitunnel: reitunneld+reitunnel) / sink % of one core"
   printf '%-18s %10s %11s %13s %14s\n' "" direct socat-2hop haproxy-2hop reitunnel
   for k in iperf ka close ping; do
     printf '%-18s %10s %11s %13s %14s\n' "  $k" "${CPU[direct,$k]:-n/a}" "${CPU[socat,$k]:-n/a}" "${CPU[haproxy,$k]:-n/a}" "${CPU[tunnel,$k]:-n/a}"
   done
   echo
-  echo "relay CPU per op, microseconds (iperf: per MiB; ka/close: per request; ping: per round trip)"
+  echo "relay CPU per op, microseconds (last round; iperf: per MiB; ka/close: per request; ping: per round trip)"
   printf '%-18s %11s %13s %14s\n' "" socat-2hop haproxy-2hop reitunnel
   for k in iperf ka close ping; do
     printf '%-18s %11s %13s %14s\n' "  $k" "${CPUOP[socat,$k]:-n/a}" "${CPUOP[haproxy,$k]:-n/a}" "${CPUOP[tunnel,$k]:-n/a}"
@@ -565,6 +590,10 @@ RESULT="$TMP/result.txt"
 } >"$RESULT"
 mkdir -p "$ROOT/build-bench"
 cp "$RESULT" "$ROOT/build-bench/bench-results.txt"
+# Keep the tunnel's logs and the raw tool outputs of the last run.
+rm -rf "$ROOT/build-bench/bench-logs"
+mkdir -p "$ROOT/build-bench/bench-logs"
+cp "$TMP"/*.log "$TMP"/*.txt "$TMP"/*.json "$TMP"/*.cfg "$ROOT/build-bench/bench-logs/" 2>/dev/null || true
 cat "$RESULT"
 log "results written to build-bench/bench-results.txt"
 ((TUNNEL_OK || BASELINES_ONLY)) || exit 1

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Sets up and runs the Reitunnel demo on loopback: a server, a local HTTP
-# service, an agent exposing it, a page fetched through the tunnel, and a
-# tunnel the server refuses, with its reason.
+# Sets up and runs the Reitunnel demo on loopback: a server with two remote
+# hook services (audit and auth), a local HTTP service, an agent exposing it,
+# a page fetched through the tunnel, a tunnel vetoed by the auth hook with
+# its reason, and the admin CLI listing tunnels and watching events.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target reitunneld reitunnel
+cmake --build build --target reitunneld reitunnel reitunnelctl hookd_example_auth \
+  hookd_example_audit
 
 BIN=$ROOT/build/bin
 WORK=$(mktemp -d)
@@ -22,13 +24,16 @@ trap cleanup EXIT
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for_log() {  # file, pattern
-  for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 150); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
 }
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 AGENT_PORT=$(free_port); ADMIN_PORT=$(free_port); HTTP_PORT=$(free_port)
+AUDIT_PORT=$(free_port); AUTH_PORT=$(free_port)
 PUBLIC_LOW=$(( (RANDOM % 20000) + 30000 )); PUBLIC_HIGH=$((PUBLIC_LOW + 20))
-TOKEN=demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export REITUNNEL_TOKEN=demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export REITUNNEL_ADMIN=127.0.0.1:$ADMIN_PORT REITUNNEL_ADMIN_TOKEN=$REITUNNEL_TOKEN
 
 mkdir -p "$WORK/site"
 cat > "$WORK/site/index.html" <<HTML
@@ -39,28 +44,51 @@ HTML
   >"$WORK/http.log" 2>&1 &
 PIDS+=($!)
 
-echo "==> reitunneld --listen=127.0.0.1:$AGENT_PORT --admin=127.0.0.1:$ADMIN_PORT --public-ports=$PUBLIC_LOW-$PUBLIC_HIGH"
+say "hook services: audit-hook (logs every event) and auth-hook (denies tunnels named admin*)"
+"$BIN/audit-hook" --listen=127.0.0.1:$AUDIT_PORT >"$WORK/audit.log" 2>&1 &
+PIDS+=($!)
+"$BIN/auth-hook" --listen=127.0.0.1:$AUTH_PORT --deny-tunnel-name='^admin' >"$WORK/auth.log" 2>&1 &
+PIDS+=($!)
+wait_for_log "$WORK/audit.log" listening
+wait_for_log "$WORK/auth.log" listening
+
+say "reitunneld --listen=127.0.0.1:$AGENT_PORT --admin=127.0.0.1:$ADMIN_PORT --public-ports=$PUBLIC_LOW-$PUBLIC_HIGH --hook=audit=... --hook=auth=..."
 "$BIN/reitunneld" --listen=127.0.0.1:$AGENT_PORT --admin=127.0.0.1:$ADMIN_PORT \
-  --token="$TOKEN" --public-ports=$PUBLIC_LOW-$PUBLIC_HIGH >"$WORK/server.log" 2>&1 &
+  --public-ports=$PUBLIC_LOW-$PUBLIC_HIGH \
+  --hook=audit=127.0.0.1:$AUDIT_PORT --hook=auth=127.0.0.1:$AUTH_PORT >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 wait_for_log "$WORK/server.log" "listening for agents"
 
-echo "==> reitunnel --tunnel=web=$PUBLIC_LOW:127.0.0.1:$HTTP_PORT"
-"$BIN/reitunnel" --server=127.0.0.1:$AGENT_PORT --token="$TOKEN" \
-  --tunnel=web=$PUBLIC_LOW:127.0.0.1:$HTTP_PORT >"$WORK/agent.log" 2>&1 &
+say "reitunnelctl events watch   (in the background)"
+"$BIN/reitunnelctl" events watch >"$WORK/events.log" 2>&1 &
 PIDS+=($!)
+
+say "reitunnel --tunnel=web=$PUBLIC_LOW:127.0.0.1:$HTTP_PORT --tunnel=admin=0:127.0.0.1:$HTTP_PORT"
+"$BIN/reitunnel" --server=127.0.0.1:$AGENT_PORT --label=team=demo \
+  --tunnel=web=$PUBLIC_LOW:127.0.0.1:$HTTP_PORT \
+  --tunnel=admin=0:127.0.0.1:$HTTP_PORT >"$WORK/agent.log" 2>&1 &
+AGENT_PID=$!
+PIDS+=($AGENT_PID)
 wait_for_log "$WORK/agent.log" 'tunnel "web" open'
+wait_for_log "$WORK/agent.log" 'tunnel "admin" refused'
 sed 's/^/    agent: /' "$WORK/agent.log"
 
-echo "==> curl http://127.0.0.1:$PUBLIC_LOW/  (through the tunnel)"
+say "curl http://127.0.0.1:$PUBLIC_LOW/   (through the tunnel)"
 curl -fsS --max-time 5 "http://127.0.0.1:$PUBLIC_LOW/" | sed 's/^/    /'
 
-echo "==> a second agent asks for a port outside the server's range"
-set +e
-"$BIN/reitunnel" --server=127.0.0.1:$AGENT_PORT --token="$TOKEN" \
-  --tunnel=admin=$((PUBLIC_HIGH + 1)):127.0.0.1:$HTTP_PORT 2>&1 | grep -E 'ERROR' | sed 's/^/    /'
-set -e
+say "reitunnelctl tunnels list"
+"$BIN/reitunnelctl" tunnels list | sed 's/^/    /'
 
-echo "==> server log"
+say "the agent stops; hooks and watchers see the tunnel close with exact byte totals"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || true
+wait_for_log "$WORK/audit.log" '"event":"client_disconnect"'
+wait_for_log "$WORK/events.log" 'client_disconnect'
+
+say "reitunnelctl events watch saw"
+sed 's/^/    /' "$WORK/events.log"
+say "audit-hook saw (one JSON line per event)"
+cut -c1-220 "$WORK/audit.log" | sed 's/^/    /'
+say "server log"
 sed 's/^/    /' "$WORK/server.log"
-echo "==> demo done"
+say "demo done"

@@ -137,13 +137,15 @@ int main(int argc, char** argv) {
           stop_all();
           co_return;
         }
+        // Serving first, so that anyone who saw "agent_listener_ready" also
+        // sees a SERVING health check.
+        (*admin)->SetServing(true);
         if (auto st = server.Start(); !st.ok()) {
+          (*admin)->SetServing(false);
           std::cerr << "reitunneld: " << st.message() << "\n";
           exit_code = 1;
           stop_all();
-          co_return;
         }
-        (*admin)->SetServing(true);
       },
       [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

@@ -406,6 +406,18 @@ class Proc:
                 stream.close()
 
 
+def proc_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def proc_fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 class ServerProc(Proc):
     agent_addr = None
     agent_port = None
@@ -842,15 +854,15 @@ class IntegrationTest(unittest.TestCase):
     # -- failure detection / cleanup ------------------------------------------
 
     def _test_failed(self):
+        # Cleanups run inside their own "test part", where _outcome.success
+        # has been reset; the result object is what knows about failures.
         outcome = getattr(self, "_outcome", None)
-        if outcome is None:
+        result = getattr(outcome, "result", None)
+        if result is None:
             return True
-        if hasattr(outcome, "success"):
-            if not outcome.success:
+        for test, _ in list(getattr(result, "errors", [])) + list(getattr(result, "failures", [])):
+            if test is self or getattr(test, "test_case", None) is self:
                 return True
-        errors = getattr(outcome, "errors", None)  # Python <= 3.10
-        if errors:
-            return any(exc_info is not None for _, exc_info in errors)
         return False
 
     def _final_cleanup(self):

@@ -174,6 +174,29 @@ class BadInputTest(h.IntegrationTest):
         self.assertEqual(h.echo_roundtrip(self.port, data), data)
 
 
+    def test_no_fd_leak_after_bad_input_and_visitors(self):
+        h.assert_tunnel_works(self, self.port)
+        base = h.proc_fd_count(self.server.pid)
+        for round_ in range(3):
+            for name, (data, half) in BAD_INPUTS.items():
+                s = h.connect(self.server.agent_port)
+                try:
+                    s.sendall(data)
+                    if half:
+                        s.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                h.recv_until_eof(s, timeout=20, limit=64 * 1024)
+                s.close()
+            for _ in range(30):
+                self.assertTrue(h.tunnel_works(self.port, size=1024))
+        # Slack: the agent's idle data-connection pool may be refilling.
+        slack = 8
+        h.wait_until(lambda: h.proc_fd_count(self.server.pid) <= base + slack, 20,
+                     f"server fd count to return to <= {base} + {slack} "
+                     f"(now {h.proc_fd_count(self.server.pid)})")
+
+
 class HandshakeTimeoutTest(h.IntegrationTest):
     HANDSHAKE_MS = 500
 

@@ -150,6 +150,25 @@ class LeakCheckTest(unittest.TestCase):
         self.assertEqual(len(problems), 1, problems)
         self.assertIn("secret token appeared", problems[0][1])
 
+    def test_failure_dumps_process_logs(self):
+        import io
+        import contextlib
+
+        class Inner(h.IntegrationTest):
+            def runTest(self):
+                self.spawn(h.Proc, "chatty",
+                           [PY, "-c", "import sys; print('marker-line-xyz', file=sys.stderr)"]
+                           ).wait_exit(10)
+                with self.subTest("sub"):
+                    self.fail("deliberate")
+
+        buf = io.StringIO()
+        result = unittest.TestResult()
+        with contextlib.redirect_stderr(buf):
+            Inner().run(result)
+        self.assertFalse(result.wasSuccessful())
+        self.assertIn("marker-line-xyz", buf.getvalue())
+
     def test_clean_output_passes(self):
         class Inner(h.IntegrationTest):
             def runTest(self):

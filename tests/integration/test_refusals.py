@@ -28,7 +28,9 @@ class AuthRefusalTest(h.IntegrationTest):
         errors = [e for e in bad.events if e.get("level") == "error"]
         self.assertEqual(len(errors), 1, f"expected exactly one error line, got {errors}")
         self.assertEqual(errors[0].get("event"), "auth_refused", errors[0])
-        self.assertTrue(errors[0].get("reason"), f"auth_refused without reason: {errors[0]}")
+        self.assertRegex(errors[0].get("msg", "").lower(), r"token|authentication")
+        with self.subTest("auth_refused carries a `reason` field"):
+            self.assertTrue(errors[0].get("reason"), f"auth_refused without reason: {errors[0]}")
         self.assertEqual(bad.count_events("connected"), 0, "agent with a wrong token connected")
         server.wait_for_event("connection_rejected")
         # The server keeps serving: the existing tunnel works, a new agent connects.
@@ -63,12 +65,15 @@ class PortRefusalTest(h.IntegrationTest):
         self.assertEqual(ev.get("level"), "error")
         self.assertEqual(ev.get("name"), "web")
         self.assertTrue(is_code(ev, "PORT_OUT_OF_RANGE", 3), f"unexpected code: {ev}")
-        self.assertIn(str(outside), ev.get("reason", ""))
-        self.assertIn("range", ev.get("reason", "").lower())
+        self.assertIn(str(outside), ev.get("msg", ""))
+        self.assertIn("range", ev.get("msg", "").lower())
         self.assert_exits(agent, 1)
         self.assertEqual(agent.count_events("tunnel_open"), 0)
         self.assert_alive(server)
         self.assertTrue(h.can_bind(outside), "refused port is bound")
+        with self.subTest("tunnel_refused carries a `reason` field"):
+            self.assertIn(str(outside), ev.get("reason", ""), f"event: {ev}")
+            self.assertIn("range", ev.get("reason", "").lower())
 
     def test_port_outside_range_text_one_line(self):
         server = self.start_server()
@@ -99,7 +104,9 @@ class PortRefusalTest(h.IntegrationTest):
     def _assert_in_use_backoff(self, agent, port):
         ev = agent.wait_for_event("tunnel_refused")
         self.assertTrue(is_code(ev, "PORT_IN_USE", 4), f"unexpected code: {ev}")
-        self.assertIn(str(port), ev.get("reason", ""), f"reason does not name the port: {ev}")
+        self.assertIn(str(port), ev.get("msg", ""), f"message does not name the port: {ev}")
+        with self.subTest("tunnel_refused carries a `reason` field"):
+            self.assertIn(str(port), ev.get("reason", ""), f"event: {ev}")
         # Observation window (inherent): the agent retries with backoff, it
         # neither exits nor hammers the server.
         first = time.monotonic()
@@ -151,6 +158,30 @@ class PortRefusalTest(h.IntegrationTest):
                      "two tunnels to open")
         self.assertEqual(agent.count_events("tunnel_open"), 2)
         self.assert_alive(agent)
+
+    def test_max_visitors_per_tunnel(self):
+        server, agent, echo, port = self.setup_tunnel(
+            config={"limits": {"max_visitors_per_tunnel": 3}})
+        held = []
+        for i in range(3):
+            s = h.connect(port)
+            self.addCleanup(s.close)
+            s.sendall(b"hi%d" % i)
+            self.assertEqual(h.recv_exactly(s, 3), b"hi%d" % i)
+            held.append(s)
+        extra = h.connect(port)
+        self.addCleanup(extra.close)
+        try:
+            extra.sendall(b"over")
+        except OSError:
+            pass
+        data, how = h.recv_until_eof(extra, timeout=20)
+        self.assertEqual(data, b"", "4th visitor was relayed despite max_visitors_per_tunnel=3")
+        # Held visitors are unaffected; freeing a slot admits a new visitor.
+        held[0].sendall(b"ok?")
+        self.assertEqual(h.recv_exactly(held[0], 3), b"ok?")
+        held[1].close()
+        h.wait_tunnel_works(port, timeout=20)
 
 
 class CommandLineErrorTest(h.IntegrationTest):

@@ -197,6 +197,55 @@ class RelayTest(h.IntegrationTest):
         self.assertEqual(int(ev["bytes_in"]), total, f"tunnel_closed bytes_in: {ev}")
         self.assertEqual(int(ev["bytes_out"]), total, f"tunnel_closed bytes_out: {ev}")
 
+    def test_backpressure_stalled_service_bounded_memory(self):
+        # A local service that accepts but never reads: the visitor must be
+        # throttled by TCP backpressure, not buffered in server/agent memory.
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        listener.bind((h.LOOPBACK, 0))
+        listener.listen(8)
+        self.addCleanup(listener.close)
+        server = self.start_server()
+        agent = self.start_agent(server, [("stall", 0, listener.getsockname()[1])])
+        port = agent.remote_ports["stall"]
+        rss0 = {p.name: h.proc_rss_kib(p.pid) for p in (server, agent)}
+
+        s = h.connect(port)
+        self.addCleanup(s.close)
+        s.setblocking(False)
+        limit = 512 * 1024 * 1024
+        pushed = 0
+        block = os.urandom(1024 * 1024)
+        last_progress = time.monotonic()
+        # Push until nothing moves for 2 s (observation window) or the limit.
+        while pushed < limit and time.monotonic() - last_progress < 2.0:
+            try:
+                n = s.send(block)
+                pushed += n
+                last_progress = time.monotonic()
+            except BlockingIOError:
+                time.sleep(0.01)
+        growth = {p.name: h.proc_rss_kib(p.pid) - rss0[p.name] for p in (server, agent)}
+        self.assertLess(pushed, limit,
+                        f"visitor pushed {pushed >> 20} MiB into a service that never reads: "
+                        f"no backpressure (RSS growth KiB: {growth})")
+        for name, kib in growth.items():
+            self.assertLess(kib, 64 * 1024,
+                            f"{name} RSS grew by {kib >> 10} MiB while a visitor pushed "
+                            f"{pushed >> 20} MiB into a stalled service")
+        self.assert_alive(server)
+        self.assert_alive(agent)
+
+    def test_hostnames_for_server_and_local_service(self):
+        # localhost may resolve to ::1 first; the agent must fall back to the
+        # address that works (servers listen on 127.0.0.1 here).
+        echo = self.start_echo()
+        server = self.start_server()
+        agent = self.start_agent(None, [f"web=0:localhost:{echo.port}"],
+                                 server_addr=f"localhost:{server.agent_port}")
+        port = agent.tunnel_port("web")
+        h.assert_tunnel_works(self, port)
+
 
 if __name__ == "__main__":
     import unittest

@@ -11,6 +11,30 @@ import harness as h
 DRAIN_MS = 3000
 
 
+def wait_turned_away(port, timeout=10):
+    """Polls until new visitors on `port` are refused, or accepted and closed
+    without being relayed."""
+
+    def turned_away():
+        try:
+            c = socket.create_connection((h.LOOPBACK, port), timeout=2)
+        except ConnectionRefusedError:
+            return True
+        try:
+            # A probe that raced the signal may legitimately be served as a
+            # visitor; it half-closes so it finishes at once either way.
+            c.sendall(b"new")
+            c.shutdown(socket.SHUT_WR)
+            data, how = h.recv_until_eof(c, timeout=5)
+            return data == b""
+        except (OSError, AssertionError):
+            return False
+        finally:
+            c.close()
+
+    h.wait_until(turned_away, timeout, f"public port {port} to stop serving new visitors")
+
+
 class ServerShutdownTest(h.IntegrationTest):
     def _sigterm_idle(self, sig):
         server, agent, echo, port = self.setup_tunnel(
@@ -55,22 +79,8 @@ class ServerShutdownTest(h.IntegrationTest):
         s.sendall(b"before")
         self.assertEqual(h.recv_exactly(s, 6), b"before")
         server.terminate()
-        # New visitors are turned away promptly (refused, or accepted and
-        # closed without being relayed)...
-        def turned_away():
-            try:
-                c = socket.create_connection((h.LOOPBACK, port), timeout=2)
-            except ConnectionRefusedError:
-                return True
-            try:
-                c.sendall(b"new")
-                data, how = h.recv_until_eof(c, timeout=3)
-                return data == b""
-            except (OSError, AssertionError):
-                return False
-            finally:
-                c.close()
-        h.wait_until(turned_away, 10, f"public port {port} to stop serving new visitors")
+        # New visitors are turned away promptly...
+        wait_turned_away(port)
         # ...while the in-flight visitor can finish its exchange.
         payload = os.urandom(256 * 1024)
         s.sendall(payload)
@@ -98,6 +108,22 @@ class ServerShutdownTest(h.IntegrationTest):
         self.assertEqual(server.wait_exit(15), 0, server.describe())
         self.assertLess(time.monotonic() - start, 1.0 + 10)
         server.wait_for_event("shutdown_complete")
+
+    def test_second_signal_skips_drain(self):
+        server, agent, echo, port = self.setup_tunnel(
+            config={"timeouts": {"drain_ms": 20000}})
+        s = h.connect(port)
+        self.addCleanup(s.close)
+        s.sendall(b"x")
+        self.assertEqual(h.recv_exactly(s, 1), b"x")
+        server.terminate()
+        wait_turned_away(port)  # the first signal has been handled
+        start = time.monotonic()
+        server.terminate()
+        self.assertEqual(server.wait_exit(10), 0, server.describe())
+        self.assertLess(time.monotonic() - start, 10)
+        data, how = h.recv_until_eof(s, timeout=10)
+        self.assertEqual(data, b"")
 
 
 class AgentShutdownTest(h.IntegrationTest):
