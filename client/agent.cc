@@ -30,6 +30,9 @@ std::string CodeName(wire::v1::RefusalCode code) {
   return name.rfind(kPrefix, 0) == 0 ? name.substr(kPrefix.size()) : name;
 }
 
+// Upper bound on pre-opened data connections per agent.
+constexpr uint32_t kMaxSpares = 64;
+
 bool Retryable(wire::v1::RefusalCode code) {
   return code == wire::v1::REFUSAL_CODE_PORT_IN_USE || code == wire::v1::REFUSAL_CODE_UNAVAILABLE;
 }
@@ -50,6 +53,11 @@ struct Agent::Session {
   asio::steady_timer heartbeat;
   // Data connections being opened or idle in the server's pool.
   uint32_t spare = 0;
+  // How many spares to keep. Starts at the server's pool size; each visitor
+  // that found the pool empty raises it, so a busy tunnel's visitors stop
+  // paying for a connection set-up; quiet heartbeats halve the excess.
+  uint32_t spare_target = 0;
+  bool demand_since_heartbeat = false;
   std::map<std::string, TunnelState> state;              // by name
   std::map<std::string, int> retry_attempts;             // by name
   std::map<std::string, config::v1::TunnelConfig> by_id;  // tunnel_id -> config
@@ -149,12 +157,12 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
       const auto& r = answer.refused();
       if (r.code() == wire::v1::REFUSAL_CODE_DENIED) {
         log::Error("agent_denied", absl::StrCat("server policy refused this agent: ", r.reason()),
-                   {{"server", server}});
+                   {{"server", server}, {"reason", r.reason()}});
         co_return Outcome::kFatal;
       }
       if (r.code() == wire::v1::REFUSAL_CODE_AUTH_FAILED) {
         log::Error("auth_refused", absl::StrCat("server refused authentication: ", r.reason()),
-                   {{"server", server}});
+                   {{"server", server}, {"reason", r.reason()}});
         co_return Outcome::kFatal;
       }
       log::Warn("connect_refused", absl::StrCat("server refused the connection: ", r.reason()),
@@ -165,7 +173,8 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
     const auto& w = answer.welcome();
     s->client_id = w.client_id();
     s->session_key = wire::DeriveSessionKey(cfg_.token(), w.session_nonce(), w.client_id());
-    s->pool_size = std::clamp<uint32_t>(w.data_pool_size(), 1, 64);
+    s->pool_size = std::clamp<uint32_t>(w.data_pool_size(), 1, kMaxSpares);
+    s->spare_target = s->pool_size;
     if (w.heartbeat_interval_ms() > 0) {
       s->heartbeat_interval = std::chrono::milliseconds(w.heartbeat_interval_ms());
     }
@@ -215,7 +224,7 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
           if (!s->state.count(r.name())) break;
           log::Error("tunnel_refused",
                      absl::StrCat("tunnel \"", r.name(), "\" refused: ", r.reason()),
-                     {{"name", r.name()}, {"code", CodeName(r.code())}});
+                     {{"name", r.name()}, {"code", CodeName(r.code())}, {"reason", r.reason()}});
           bool had_sticky = assigned_ports_.erase(r.name()) > 0;
           if (Retryable(r.code()) || had_sticky) {
             // A port remembered from an earlier session may be gone; ask
@@ -233,11 +242,14 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
           break;
         }
         case Frame::kNeedDataConns: {
-          uint32_t n = std::min<uint32_t>(f.need_data_conns().count(), 256);
+          uint32_t n = std::min<uint32_t>(f.need_data_conns().count(), kMaxSpares);
+          s->spare_target = std::min<uint32_t>(kMaxSpares, s->spare_target + n);
+          s->demand_since_heartbeat = true;
           for (uint32_t i = 0; i < n; ++i) {
             ++s->spare;
             net::Spawn(io_, DataConnection(s), "data_connection");
           }
+          Refill(s);
           break;
         }
         case Frame::kPing: {
@@ -252,7 +264,7 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
           const auto& c = f.tunnel_closed();
           log::Warn("tunnel_closed", absl::StrCat("tunnel \"", c.name(), "\" closed by the server: ",
                                                   c.reason()),
-                    {{"name", c.name()}, {"tunnel_id", c.tunnel_id()}});
+                    {{"name", c.name()}, {"tunnel_id", c.tunnel_id()}, {"reason", c.reason()}});
           s->by_id.erase(c.tunnel_id());
           s->state[c.name()] = TunnelState::kRefused;
           assigned_ports_.erase(c.name());
@@ -263,7 +275,7 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
           if (!f.goodbye().reconnect()) {
             // Kicked by an operator: coming straight back would defeat it.
             log::Error("kicked", absl::StrCat("disconnected by the server: ", f.goodbye().reason()),
-                       {{"server", server}});
+                       {{"server", server}, {"reason", f.goodbye().reason()}});
             s->fatal = true;
           }
           s->closed = true;
@@ -345,13 +357,17 @@ asio::awaitable<void> Agent::Heartbeat(std::shared_ptr<Session> s) {
     Frame ping;
     ping.mutable_ping()->set_seq(++seq);
     s->writer->Send(ping);
+    if (!s->demand_since_heartbeat && s->spare_target > s->pool_size) {
+      s->spare_target = std::max(s->pool_size, s->spare_target / 2);
+    }
+    s->demand_since_heartbeat = false;
     // Top up the pool in case earlier data connections failed to open.
     Refill(s);
   }
 }
 
 void Agent::Refill(const std::shared_ptr<Session>& s) {
-  while (!s->closed && s->spare < s->pool_size) {
+  while (!s->closed && s->spare < s->spare_target) {
     ++s->spare;
     net::Spawn(io_, DataConnection(s), "data_connection");
   }

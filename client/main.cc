@@ -71,5 +71,11 @@ int main(int argc, char** argv) {
     agent.Stop();
   });
   io.run();
+  // Exiting anyway: a late SIGTERM must not replace the exit code. (clear()
+  // first: asio restores the default disposition when it lets go.)
+  asio::error_code ignored;
+  signals.clear(ignored);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   return exit_code;
 }

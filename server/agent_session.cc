@@ -278,6 +278,16 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
 void AgentSession::CloseTunnels(const std::string& reason) {
   auto tunnels = std::move(tunnels_);
   tunnels_.clear();
+  // Stop everything first and send the final traffic of all tunnels as one
+  // batch, so the closes that follow cost one stream turnover, not one each.
+  std::vector<hook::v1::TunnelTraffic> last;
+  for (auto& [_, t] : tunnels) {
+    t->StopAccepting();
+    t->CloseVisitors();
+    hook::v1::TunnelTraffic traffic;
+    if (t->TakeTraffic(&traffic)) last.push_back(std::move(traffic));
+  }
+  if (auto* hooks = server_.hooks()) hooks->PublishTraffic(std::move(last));
   for (auto& [_, t] : tunnels) FinishTunnel(*t, reason);
 }
 

@@ -163,6 +163,12 @@ int main(int argc, char** argv) {
     });
   });
   io.run();
+  // Exiting anyway: a late SIGTERM must not replace the exit code. (clear()
+  // first: asio restores the default disposition when it lets go.)
+  asio::error_code ignored;
+  signals.clear(ignored);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   if (admin_stopper.joinable()) admin_stopper.join();
   metrics.reset();
   return exit_code;

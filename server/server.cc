@@ -94,6 +94,7 @@ absl::Status Server::Start() {
         absl::StrCat("cannot listen on ", cfg_.listen(), ": ", ec.message()));
   }
   auto local = acceptor_.local_endpoint();
+  if (hooks_) hooks_->set_listen_addr(absl::StrCat(local.address().to_string(), ":", local.port()));
   log::Info("agent_listener_ready", "listening for agents",
             {{"addr", absl::StrCat(local.address().to_string(), ":", local.port())},
              {"tls", tls_ != nullptr},

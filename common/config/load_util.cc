@@ -16,8 +16,10 @@ absl::Status Invalid(const std::string& msg) { return absl::InvalidArgumentError
 absl::Status Origins::Error(std::string_view flag, std::string_view key, const std::string& value,
                             bool echo, absl::string_view problem) const {
   if (flags_.IsSet(flag)) {
-    return Invalid(
-        absl::StrCat("--", std::string(flag), echo ? "=" + Quote(value) : "", ": ", problem));
+    // Built with StrCat rather than `"=" + ...`: GCC 12 at -O3 reports a
+    // false -Wrestrict on the operator+ form (GCC PR 105651).
+    std::string shown = echo ? absl::StrCat("=", Quote(value)) : std::string();
+    return Invalid(absl::StrCat("--", std::string(flag), shown, ": ", problem));
   }
   return FileError(key, problem);
 }

@@ -409,4 +409,91 @@ absl::Status LoadYamlFile(const std::string& path, google::protobuf::Message* ms
   return Parse(text, msg, path);
 }
 
+namespace {
+
+void EmitScalar(YAML::Emitter& out, const google::protobuf::Message& m,
+                const google::protobuf::FieldDescriptor* f, int index) {
+  using FD = google::protobuf::FieldDescriptor;
+  const auto* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FD::CPPTYPE_STRING:
+      out << YAML::DoubleQuoted << (rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f));
+      break;
+    case FD::CPPTYPE_BOOL:
+      out << ((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
+      break;
+    case FD::CPPTYPE_INT32:
+      out << (rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
+      break;
+    case FD::CPPTYPE_INT64:
+      out << (rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
+      break;
+    case FD::CPPTYPE_UINT32:
+      out << (rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
+      break;
+    case FD::CPPTYPE_UINT64:
+      out << (rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+      break;
+    case FD::CPPTYPE_DOUBLE:
+      out << (rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
+      break;
+    case FD::CPPTYPE_FLOAT:
+      out << (rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f));
+      break;
+    case FD::CPPTYPE_ENUM:
+      out << (rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f))->name();
+      break;
+    case FD::CPPTYPE_MESSAGE:
+      break;
+  }
+}
+
+void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& m) {
+  const auto* r = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  out << YAML::BeginMap;
+  for (const auto* f : fields) {
+    out << YAML::Key << f->name() << YAML::Value;
+    if (f->is_map()) {
+      out << YAML::BeginMap;
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        const auto& entry = r->GetRepeatedMessage(m, f, i);
+        const auto* d = entry.GetDescriptor();
+        out << YAML::Key;
+        EmitScalar(out, entry, d->FindFieldByNumber(1), 0);
+        out << YAML::Value;
+        EmitScalar(out, entry, d->FindFieldByNumber(2), 0);
+      }
+      out << YAML::EndMap;
+    } else if (f->is_repeated()) {
+      out << YAML::BeginSeq;
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+          EmitMessage(out, r->GetRepeatedMessage(m, f, i));
+        } else {
+          EmitScalar(out, m, f, i);
+        }
+      }
+      out << YAML::EndSeq;
+    } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      EmitMessage(out, r->GetMessage(m, f));
+    } else {
+      EmitScalar(out, m, f, 0);
+    }
+  }
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string ProtoToYaml(const google::protobuf::Message& msg) {
+  YAML::Emitter out;
+  EmitMessage(out, msg);
+  std::string text = out.c_str();
+  if (text == "{}") return "";
+  return text + "\n";
+}
+
 }  // namespace reitunnel::config

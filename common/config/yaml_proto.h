@@ -30,4 +30,8 @@ absl::Status YamlToProto(std::string_view yaml, google::protobuf::Message* msg);
 // "cfg.yaml:3:5: invalid YAML: ...".
 absl::Status LoadYamlFile(const std::string& path, google::protobuf::Message* msg);
 
+// The inverse, for showing an effective config: set fields only, block
+// style, keys in field order. YamlToProto(ProtoToYaml(m)) == m.
+std::string ProtoToYaml(const google::protobuf::Message& msg);
+
 }  // namespace reitunnel::config

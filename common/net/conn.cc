@@ -1,6 +1,7 @@
 #include "common/net/conn.h"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include <system_error>
 
@@ -36,7 +37,12 @@ std::string PeerString(const tcp::socket& s) {
   return absl::StrCat(ep.address().to_string(), ":", ep.port());
 }
 
-Conn::Conn(tcp::socket socket) : socket_(std::move(socket)), peer_(PeerString(socket_)) {
+const std::string& Conn::peer() const {
+  if (peer_.empty()) peer_ = PeerString(socket_);
+  return peer_;
+}
+
+Conn::Conn(tcp::socket socket) : socket_(std::move(socket)) {
   asio::error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
 }
@@ -54,8 +60,16 @@ asio::awaitable<void> Conn::TlsAccept(SSL_CTX* ctx) {
 asio::awaitable<void> Conn::TlsConnect(SSL_CTX* ctx, const std::string& server_name) {
   ssl_ = SSL_new(ctx);
   if (!ssl_) ThrowTls("setup");
-  SSL_set_tlsext_host_name(ssl_, server_name.c_str());
-  SSL_set1_host(ssl_, server_name.c_str());
+  asio::error_code ec;
+  asio::ip::make_address(server_name, ec);
+  if (!ec) {
+    // An IP literal is checked against the certificate's IP SANs and, per
+    // RFC 6066, never sent as SNI.
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), server_name.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl_, server_name.c_str());
+    SSL_set1_host(ssl_, server_name.c_str());
+  }
   co_await TlsHandshake(false);
 }
 

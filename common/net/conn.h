@@ -44,7 +44,8 @@ class Conn {
   // start while this is non-zero.
   bool has_buffered_input() const { return ssl_ && SSL_pending(ssl_) > 0; }
   tcp::socket& socket() { return socket_; }
-  const std::string& peer() const { return peer_; }
+  // Computed on first use: most data connections never need it.
+  const std::string& peer() const;
 
  private:
   asio::awaitable<void> TlsHandshake(bool server);
@@ -53,7 +54,7 @@ class Conn {
 
   tcp::socket socket_;
   SSL* ssl_ = nullptr;
-  std::string peer_;
+  mutable std::string peer_;
 };
 
 // "ip:port" of a connected socket's peer, or "?" if it has none.

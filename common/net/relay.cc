@@ -35,6 +35,28 @@ struct Pipe {
   Pipe& operator=(const Pipe&) = delete;
 };
 
+// Pipes are recycled (per thread: the relay runs on one io thread) so a new
+// visitor costs no pipe2()/close(), and an idle visitor holds none: a pipe
+// is only taken for a burst and returned once drained.
+class PipePool {
+ public:
+  std::unique_ptr<Pipe> Take() {
+    if (free_.empty()) return std::make_unique<Pipe>();
+    auto p = std::move(free_.back());
+    free_.pop_back();
+    return p;
+  }
+  void Give(std::unique_ptr<Pipe> p) {
+    if (free_.size() < kMaxFree) free_.push_back(std::move(p));
+  }
+
+ private:
+  static constexpr size_t kMaxFree = 256;
+  std::vector<std::unique_ptr<Pipe>> free_;
+};
+
+thread_local PipePool pipe_pool;
+
 constexpr size_t kSpliceChunk = 1 << 20;
 constexpr size_t kCopyBuffer = 16 * 1024;
 
@@ -42,17 +64,32 @@ asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter,
                                      uint64_t* events) {
   tcp::socket& in = from.socket();
   tcp::socket& out = to.socket();
-  // Created on first data so idle relays cost no pipe fds.
   std::unique_ptr<Pipe> pipe;
+  // Return the pipe on every exit; it is empty whenever we get here except
+  // on errors, where it is simply closed.
+  struct Return {
+    std::unique_ptr<Pipe>& p;
+    bool clean = false;
+    ~Return() {
+      if (p && clean) pipe_pool.Give(std::move(p));
+    }
+  } give_back{pipe};
   for (;;) {
-    co_await in.async_wait(tcp::socket::wait_read, asio::use_awaitable);
-    if (!pipe) pipe = std::make_unique<Pipe>();
+    if (!pipe) pipe = pipe_pool.Take();
+    // Splice first, wait only when the socket is empty: data that is already
+    // queued costs no trip through the event loop.
     ssize_t n = ::splice(in.native_handle(), nullptr, pipe->w, nullptr, kSpliceChunk,
                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n == 0) break;
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      throw std::system_error(errno, std::system_category(), "splice from socket");
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) {
+        throw std::system_error(errno, std::system_category(), "splice from socket");
+      }
+      // Idle: hand the (empty) pipe back while waiting.
+      pipe_pool.Give(std::move(pipe));
+      co_await in.async_wait(tcp::socket::wait_read, asio::use_awaitable);
+      continue;
     }
     ++*events;
     size_t pending = static_cast<size_t>(n);
@@ -71,6 +108,7 @@ asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter,
       *counter += static_cast<uint64_t>(m);
     }
   }
+  give_back.clean = true;
   to.ShutdownSend();
 }
 

@@ -9,8 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "asio/post.hpp"
+#include "common/proto_util/time.h"
 #include "common/version.h"
-#include "google/protobuf/util/json_util.h"
+#include "common/config/yaml_proto.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/agent_session.h"
 #include "server/hooks/hook_dispatcher.h"
@@ -20,17 +21,11 @@
 namespace reitunnel::server {
 
 namespace av1 = admin::v1;
-using google::protobuf::util::TimeUtil;
 
 namespace {
 
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
-
-google::protobuf::Timestamp ToTimestamp(std::chrono::system_clock::time_point t) {
-  return TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
 
 void FillTunnel(const Tunnel& t, av1::Tunnel* out) {
   const auto& info = t.info();
@@ -109,16 +104,11 @@ std::vector<std::shared_ptr<AgentSession>> SortedSessions(const Map& sessions) {
   return out;
 }
 
-std::string RedactedConfigJson(config::v1::ServerConfig cfg) {
+std::string RedactedConfigYaml(config::v1::ServerConfig cfg) {
   // Secrets are replaced, not removed, so an operator sees they are set.
   if (!cfg.token().empty()) cfg.set_token("<redacted>");
   if (!cfg.admin_api().token().empty()) cfg.mutable_admin_api()->set_token("<redacted>");
-  std::string json;
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(cfg, &json, o);
-  return json;
+  return config::ProtoToYaml(cfg);
 }
 
 std::string EventType(HookEvent e) { return std::string(HookEventName(e)); }
@@ -182,7 +172,7 @@ grpc::ServerUnaryReactor* AdminService::GetServerInfo(grpc::CallbackServerContex
     resp->set_active_visitors(visitors);
     resp->set_bytes_in(in);
     resp->set_bytes_out(out);
-    resp->set_config_yaml(RedactedConfigJson(cfg));
+    resp->set_config_yaml(RedactedConfigYaml(cfg));
     return grpc::Status::OK;
   });
 }
@@ -402,7 +392,7 @@ class AdminService::EventWatcher : public grpc::ServerWriteReactor<av1::Event> {
     if (!req_.tunnel_id().empty() && tunnel_id != req_.tunnel_id()) return;
     av1::Event ev;
     ev.set_type(EventType(e));
-    *ev.mutable_time() = TimeUtil::GetCurrentTime();
+    *ev.mutable_time() = NowTimestamp();
     ev.set_client_id(client_id);
     ev.set_tunnel_id(tunnel_id);
     ev.set_allowed(d.allowed);

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
@@ -38,7 +39,11 @@ struct UnaryCall {
 // the owner decides when it is safe to let it finish (Release()).
 class GrpcHookClient::DataStream : public grpc::ClientWriteReactor<hv1::DataBatch> {
  public:
-  DataStream(hv1::HookService::Stub* stub) {
+  DataStream(GrpcHookClient* owner, hv1::HookService::Stub* stub) : owner_(owner) {
+    {
+      std::lock_guard<std::mutex> l(owner_->mu_);
+      owner_->streams_.insert(this);
+    }
     stub->async()->StreamDataEvents(&ctx_, &ack_, this);
     AddHold();
     StartCall();
@@ -91,11 +96,18 @@ class GrpcHookClient::DataStream : public grpc::ClientWriteReactor<hv1::DataBatc
       std::lock_guard<std::mutex> l(mu_);
       cb = std::move(finish_);
     }
+    // Report first, unregister last: once the owner sees no stream left,
+    // nothing will post to its executor any more.
     if (cb) cb(s);
+    {
+      std::lock_guard<std::mutex> l(owner_->mu_);
+      owner_->streams_.erase(this);
+    }
     delete this;
   }
 
  private:
+  GrpcHookClient* owner_;
   grpc::ClientContext ctx_;
   hv1::Ack ack_;
   hv1::DataBatch batch_;
@@ -147,11 +159,19 @@ GrpcHookClient::GrpcHookClient(std::shared_ptr<grpc::Channel> channel)
     : channel_(std::move(channel)), stub_(hv1::HookService::NewStub(channel_)) {}
 
 GrpcHookClient::~GrpcHookClient() {
-  CancelAll();
   if (stream_) {
-    stream_->Cancel();
     stream_->Finish(nullptr);
     stream_ = nullptr;
+  }
+  CancelAll();
+  // Reactors unregister in OnDone, which may still be on its way from a
+  // gRPC thread; they point back at this object, so wait for them.
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (streams_.empty() && outstanding_.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 
@@ -169,6 +189,8 @@ void GrpcHookClient::Untrack(grpc::ClientContext* ctx) {
 void GrpcHookClient::CancelAll() {
   std::lock_guard<std::mutex> l(mu_);
   for (auto* ctx : outstanding_) ctx->TryCancel();
+  // Streams too: one the hook stopped reading would otherwise never finish.
+  for (auto* s : streams_) s->Cancel();
 }
 
 std::string GrpcHookClient::State() {
@@ -190,8 +212,8 @@ std::string GrpcHookClient::State() {
     auto* ctx = Track(call->ctx);                                                        \
     stub_->async()->METHOD(ctx, &call->req, &call->resp,                                 \
                            [this, call, done = std::move(done)](grpc::Status s) {        \
-                             Untrack(call->ctx.get());                                   \
                              done(s, call->resp);                                        \
+                             Untrack(call->ctx.get());                                   \
                            });                                                           \
     return;                                                                              \
   }
@@ -217,8 +239,8 @@ void GrpcHookClient::Decide(HookEvent event, const google::protobuf::Message& re
     auto* ctx = Track(call->ctx);                                                        \
     stub_->async()->METHOD(ctx, &call->req, &call->resp,                                 \
                            [this, call, done = std::move(done)](grpc::Status s) {        \
-                             Untrack(call->ctx.get());                                   \
                              done(s);                                                    \
+                             Untrack(call->ctx.get());                                   \
                            });                                                           \
     return;                                                                              \
   }
@@ -245,7 +267,7 @@ void GrpcHookClient::WriteBatch(const hv1::DataBatch& batch, DoneCallback done) 
     stream_->Finish(nullptr);
     stream_ = nullptr;
   }
-  if (!stream_) stream_ = new DataStream(stub_.get());
+  if (!stream_) stream_ = new DataStream(this, stub_.get());
   stream_->Write(batch, std::move(done));
 }
 

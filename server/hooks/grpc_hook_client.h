@@ -46,6 +46,7 @@ class GrpcHookClient : public HookClient {
   std::unique_ptr<hook::v1::HookService::Stub> stub_;
   std::mutex mu_;
   std::set<grpc::ClientContext*> outstanding_;  // guarded by mu_
+  std::set<DataStream*> streams_;               // guarded by mu_; alive until OnDone
   DataStream* stream_ = nullptr;                // only touched by the caller's thread
 };
 

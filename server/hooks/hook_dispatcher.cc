@@ -10,7 +10,7 @@
 #include "asio/use_awaitable.hpp"
 #include "common/log/log.h"
 #include "common/net/spawn.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/proto_util/time.h"
 
 namespace reitunnel::server {
 
@@ -108,6 +108,9 @@ struct HookDispatcher::HookState {
   asio::steady_timer retry;  // backoff between delivery attempts
   bool stopped = false;
   bool worker_done = false;
+  // Batches written on the current data stream: before a notification that
+  // must follow them, the stream is finished so the hook has read them all.
+  bool stream_dirty = false;
 };
 
 HookDispatcher::HookDispatcher(asio::any_io_executor ex, config::v1::HookSettings settings,
@@ -153,7 +156,7 @@ void HookDispatcher::Observe(HookEvent e, const google::protobuf::Message& msg,
 
 void HookDispatcher::FillContext(hv1::EventContext* ctx) const {
   *ctx->mutable_server() = server_info_;
-  *ctx->mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *ctx->mutable_time() = NowTimestamp();
 }
 
 asio::awaitable<HookDecision> HookDispatcher::AskOne(
@@ -281,14 +284,12 @@ void HookDispatcher::EnqueueOne(HookState& h, Pending p) {
 void HookDispatcher::PublishTraffic(std::vector<hv1::TunnelTraffic> traffic) {
   if (!Subscribed(HookEvent::kData) || traffic.empty()) return;
   const size_t per_batch = std::max<size_t>(1, settings_.max_batch_tunnels());
-  auto now_ts = google::protobuf::util::TimeUtil::GetCurrentTime();
+  auto now = std::chrono::system_clock::now();
+  auto now_ts = ToTimestamp(now);
   for (auto& h : hooks_) {
     if (!h->events[static_cast<int>(HookEvent::kData)]) continue;
-    auto start_ts = google::protobuf::util::TimeUtil::GetCurrentTime() -
-                    google::protobuf::util::TimeUtil::NanosecondsToDuration(
-                        std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            Clock::now() - h->last_batch_time)
-                            .count());
+    auto start_ts = ToTimestamp(now - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                          Clock::now() - h->last_batch_time));
     h->last_batch_time = Clock::now();
     for (size_t off = 0; off < traffic.size(); off += per_batch) {
       auto batch = std::make_shared<hv1::DataBatch>();
@@ -316,7 +317,17 @@ asio::awaitable<void> HookDispatcher::Deliver(std::shared_ptr<HookState> h) {
     }
     HookEvent e = h->queue.front().event;
     std::shared_ptr<const google::protobuf::Message> msg = h->queue.front().msg;
+    if (h->stream_dirty && (e == HookEvent::kTunnelClose || e == HookEvent::kClientDisconnect ||
+                            e == HookEvent::kServerStop)) {
+      // A written batch is only handed to the transport; the hook reads the
+      // stream on its own schedule. Its Ack, sent after it consumed every
+      // batch, is what makes "last batch before OnTunnelClose" hold at the
+      // hook. The next batch opens a fresh stream.
+      h->stream_dirty = false;
+      co_await AsyncFinishStream(ex_, h->client.get());
+    }
     grpc::Status s = co_await AsyncDeliver(ex_, h->client.get(), e, msg, h->timeout);
+    if (e == HookEvent::kData && s.ok()) h->stream_dirty = true;
     Pending& front = h->queue.front();
     bool delivered = s.ok() || s.error_code() == grpc::StatusCode::UNIMPLEMENTED;
     if (!delivered && Transient(s.error_code()) && !h->stopped) {

@@ -77,6 +77,9 @@ class HookDispatcher {
   void RemoveObserver(int id);
   const config::v1::HookSettings& settings() const { return settings_; }
   const hook::v1::ServerInfo& server_info() const { return server_info_; }
+  // The bound agent listener, once known (events before it carry the
+  // configured address).
+  void set_listen_addr(const std::string& addr) { server_info_.set_listen_addr(addr); }
 
   // Queues traffic as data batches (split at max_batch_tunnels).
   void PublishTraffic(std::vector<hook::v1::TunnelTraffic> traffic);

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import struct
@@ -224,6 +225,10 @@ class Proc:
     are also kept in `events` (dicts). `wait_for_event` polls these.
     """
 
+    # Product processes (server, agent) are stopped with SIGTERM at test
+    # cleanup and must exit 0; helpers are just killed.
+    graceful_at_cleanup = False
+
     def __init__(self, name, argv, env=None, cwd=None):
         self.name = name
         self.argv = list(argv)
@@ -419,6 +424,8 @@ def proc_fd_count(pid):
 
 
 class ServerProc(Proc):
+    graceful_at_cleanup = True
+
     agent_addr = None
     agent_port = None
     admin_addr = None
@@ -427,6 +434,8 @@ class ServerProc(Proc):
 
 
 class AgentProc(Proc):
+    graceful_at_cleanup = True
+
     client_id = None
     # tunnel name -> remote port, from the agent's tunnel_open events
     remote_ports = None
@@ -836,6 +845,10 @@ def deep_merge(base, extra):
     return out
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
 class IntegrationTest(unittest.TestCase):
     """Base class: per-test temp dir, token, process/socket cleanup, secret
     leak check, stderr dump on failure."""
@@ -865,28 +878,51 @@ class IntegrationTest(unittest.TestCase):
                 return True
         return False
 
+    # At cleanup every still-running process gets SIGTERM (so every scenario
+    # also exercises graceful shutdown and sanitizer leak checks at exit);
+    # it must exit 0 within this long, else it is killed and the test fails.
+    CLEANUP_TERM_TIMEOUT = 15.0
+
     def _final_cleanup(self):
+        problems = []
+        # Agents first, then servers (the order an operator would use; the
+        # simultaneous case has its own test in test_shutdown).
+        for group in (AgentProc, ServerProc, Proc):
+            running = [p for p in self.procs
+                       if isinstance(p, group) and p.alive() and p.graceful_at_cleanup]
+            for p in running:
+                p.terminate()
+            deadline = time.monotonic() + self.CLEANUP_TERM_TIMEOUT
+            for p in running:
+                try:
+                    rc = p.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    problems.append(f"graceful shutdown at cleanup: {p.name} (pid {p.pid}) did "
+                                    f"not exit within {self.CLEANUP_TERM_TIMEOUT:.0f}s of SIGTERM")
+                    continue
+                if rc != 0:
+                    problems.append(f"graceful shutdown at cleanup: {p.name} (pid {p.pid}) "
+                                    f"exited rc={rc} on SIGTERM (expected 0)")
         for p in self.procs:
             p.kill()
-        if self._test_failed():
+        for p in self.procs:
+            for line in p.all_output_lines():
+                # Secrets must never appear in any output of any process.
+                for secret in self.secrets:
+                    if secret and secret in line:
+                        problems.append(f"secret token appeared in output of {p.name}: {line}")
+                # Sanitizer builds: any report is a failure, even if the test passed.
+                if any(m in line for m in SANITIZER_MARKERS):
+                    problems.append(f"sanitizer report in output of {p.name}: {line}")
+        if problems or self._test_failed():
             sys.stderr.write(f"\n===== process logs for {self.id()} =====\n")
             for p in self.procs:
                 sys.stderr.write(p.describe(60) + "\n")
             sys.stderr.write(f"(temp dir kept: {self.tmp})\n")
         else:
-            with contextlib.suppress(OSError):
-                import shutil  # noqa: PLC0415
-                shutil.rmtree(self.tmp)
-        # Secrets must never appear in any output of any process.
-        leaks = []
-        for p in self.procs:
-            for line in p.all_output_lines():
-                for secret in self.secrets:
-                    if secret and secret in line:
-                        leaks.append(f"{p.name}: {line}")
-        if leaks:
-            raise AssertionError("secret token appeared in process output:\n  " +
-                                 "\n  ".join(leaks[:10]))
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        if problems:
+            raise AssertionError("\n  ".join(problems[:20]))
 
     # -- helpers -------------------------------------------------------------
 

@@ -169,6 +169,36 @@ class LeakCheckTest(unittest.TestCase):
         self.assertFalse(result.wasSuccessful())
         self.assertIn("marker-line-xyz", buf.getvalue())
 
+    def test_sanitizer_report_fails_the_test(self):
+        class Inner(h.IntegrationTest):
+            def runTest(self):
+                self.spawn(h.Proc, "asan", [PY, "-c", "import sys; print('==1==ERROR: "
+                                            "AddressSanitizer: heap-use-after-free', "
+                                            "file=sys.stderr)"]).wait_exit(10)
+
+        result = unittest.TestResult()
+        Inner().run(result)
+        problems = result.errors + result.failures
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("sanitizer report", problems[0][1])
+
+    def test_bad_exit_code_on_sigterm_at_cleanup_fails_the_test(self):
+        script = ("import signal, sys, time\n"
+                  "signal.signal(signal.SIGTERM, lambda *a: sys.exit(3))\n"
+                  "print('{\"event\": \"up\"}', file=sys.stderr, flush=True)\n"
+                  "time.sleep(60)\n")
+
+        class Inner(h.IntegrationTest):
+            def runTest(self):
+                self.spawn(h.ServerProc, "fake-server", [PY, "-c", script]).wait_for_event(
+                    "up", timeout=10)
+
+        result = unittest.TestResult()
+        Inner().run(result)
+        problems = result.errors + result.failures
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("rc=3 on SIGTERM", problems[0][1])
+
     def test_clean_output_passes(self):
         class Inner(h.IntegrationTest):
             def runTest(self):

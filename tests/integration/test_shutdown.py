@@ -125,6 +125,22 @@ class ServerShutdownTest(h.IntegrationTest):
         data, how = h.recv_until_eof(s, timeout=10)
         self.assertEqual(data, b"")
 
+    def test_sigterm_server_and_agent_at_once(self):
+        # What `docker compose down` / a node drain does: both get SIGTERM at
+        # the same moment. Repeated because the interesting part is a race.
+        echo = self.start_echo()
+        for i in range(10):
+            with self.subTest(round=i):
+                server = self.start_server(config={"timeouts": {"drain_ms": DRAIN_MS}},
+                                           name=f"server{i}")
+                agent = self.start_agent(server, [("web", 0, echo.port)], name=f"agent{i}")
+                h.assert_tunnel_works(self, agent.remote_ports["web"], size=1024)
+                server.terminate()
+                agent.terminate()
+                self.assertEqual(agent.wait_exit(DRAIN_MS / 1000 + 10), 0, agent.describe())
+                self.assertEqual(server.wait_exit(DRAIN_MS / 1000 + 10), 0, server.describe())
+                server.wait_for_event("shutdown_complete")
+
 
 class AgentShutdownTest(h.IntegrationTest):
     def test_agent_sigterm_and_sigint_exit_0(self):

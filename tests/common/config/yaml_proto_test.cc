@@ -301,3 +301,39 @@ TEST(LoadYamlFileTest, EmptyFileIsEmptyConfig) {
 
 }  // namespace
 }  // namespace reitunnel::config
+
+namespace reitunnel::config {
+namespace {
+
+TEST(ProtoToYamlTest, RoundTripsAServerConfig) {
+  v1::ServerConfig cfg;
+  cfg.set_listen("0.0.0.0:7000");
+  cfg.set_token("with \"quotes\": and: colons #");
+  cfg.mutable_limits()->set_max_tunnels_per_agent(3);
+  auto* h = cfg.add_hooks();
+  h->set_name("audit");
+  h->set_address("dns:///audit.hooks.svc:7100");
+  h->add_events("tunnel_open");
+  h->add_events("data");
+  cfg.add_hooks()->set_name("second");
+  std::string yaml = ProtoToYaml(cfg);
+  EXPECT_NE(yaml.find("max_tunnels_per_agent: 3"), std::string::npos) << yaml;
+  v1::ServerConfig back;
+  ASSERT_TRUE(YamlToProto(yaml, &back).ok()) << yaml;
+  EXPECT_EQ(back.SerializeAsString(), cfg.SerializeAsString()) << yaml;
+}
+
+TEST(ProtoToYamlTest, RoundTripsMapsAndEmptyMessages) {
+  v1::AgentConfig cfg;
+  (*cfg.mutable_labels())["team"] = "blue";
+  (*cfg.mutable_labels())["tier"] = "1";
+  std::string yaml = ProtoToYaml(cfg);
+  v1::AgentConfig back;
+  ASSERT_TRUE(YamlToProto(yaml, &back).ok()) << yaml;
+  EXPECT_EQ(back.labels().at("tier"), "1");
+  EXPECT_EQ(back.labels().size(), 2u);
+  EXPECT_EQ(ProtoToYaml(v1::AgentConfig()), "");
+}
+
+}  // namespace
+}  // namespace reitunnel::config

@@ -1,0 +1,177 @@
+// reitunnelctl clients list|show|kick
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/commands/commands.h"
+#include "cli/commands/util.h"
+
+namespace reitunnel::cli {
+namespace {
+
+namespace v1 = ::reitunnel::admin::v1;
+
+std::string NotFound(const std::string& id) {
+  return absl::StrCat("no client with id \"", id, "\"");
+}
+
+std::string Labels(const v1::Client& c) {
+  std::vector<std::pair<std::string, std::string>> labels(c.labels().begin(), c.labels().end());
+  return FormatLabels(labels);
+}
+
+std::string BytesDetail(uint64_t bytes) {
+  return bytes < 1024 ? HumanBytes(bytes) : absl::StrCat(HumanBytes(bytes), " (", bytes, " B)");
+}
+
+Outcome List(Context& ctx) {
+  uint32_t limit = 0;
+  uint32_t page_size = 0;
+  std::string selector;
+  if (Outcome o = ParseLimit(*ctx.flags, &limit, &page_size); !o.ok()) return o;
+  if (Outcome o = ParseLabels(*ctx.flags, &selector); !o.ok()) return o;
+  Outcome o;
+  AdminClient* admin = ctx.admin(&o);
+  if (admin == nullptr) return o;
+
+  v1::ListClientsRequest req;
+  req.set_label_selector(selector);
+  v1::ListClientsResponse all;
+  o = Paginate(
+      *admin, "ListClients", req, limit, page_size,
+      [&](grpc::ClientContext* c, const v1::ListClientsRequest& r, v1::ListClientsResponse* resp) {
+        return admin->stub().ListClients(c, r, resp);
+      },
+      [](v1::ListClientsResponse* r) { return r->mutable_clients(); }, &all);
+  if (!o.ok()) return o;
+
+  if (ctx.globals.output == OutputFormat::kJson) {
+    PrintJson(ctx, all);
+    return Outcome::Ok();
+  }
+  Table table({"ID", "ADDRESS", "VERSION", "LABELS", "TUNNELS", "IN", "OUT", "CONNECTED"});
+  for (const v1::Client& c : all.clients()) {
+    table.AddRow({c.client_id(), c.remote_addr(), c.agent_version(), Labels(c),
+                  absl::StrCat(c.tunnel_ids_size()), HumanBytes(c.bytes_in()),
+                  HumanBytes(c.bytes_out()), Age(c.connected_at(), ctx.now)});
+  }
+  ctx.out << table.Render();
+  return Outcome::Ok();
+}
+
+Outcome Show(Context& ctx) {
+  Outcome o;
+  AdminClient* admin = ctx.admin(&o);
+  if (admin == nullptr) return o;
+  const std::string& id = ctx.args[0];
+  v1::GetClientRequest req;
+  req.set_client_id(id);
+  v1::Client c;
+  grpc::ClientContext cc;
+  admin->Prepare(&cc);
+  grpc::Status st = admin->stub().GetClient(&cc, req, &c);
+  if (!st.ok()) return admin->Failure(st, "GetClient", NotFound(id));
+  if (ctx.globals.output == OutputFormat::kJson) {
+    PrintJson(ctx, c);
+    return Outcome::Ok();
+  }
+  ctx.out << KeyValues({
+      {"id", c.client_id()},
+      {"address", c.remote_addr()},
+      {"version", c.agent_version()},
+      {"labels", Labels(c)},
+      {"connected", absl::StrCat(FormatTimestamp(c.connected_at()), " (",
+                                 Age(c.connected_at(), ctx.now), " ago)")},
+      {"tunnels", c.tunnel_ids().empty() ? std::string("-")
+                                         : absl::StrCat(c.tunnel_ids_size(), ": ",
+                                                        absl::StrJoin(c.tunnel_ids(), ", "))},
+      {"visitors", absl::StrCat(c.active_visitors(), " active")},
+      {"bytes in", BytesDetail(c.bytes_in())},
+      {"bytes out", BytesDetail(c.bytes_out())},
+  });
+  return Outcome::Ok();
+}
+
+Outcome Kick(Context& ctx) {
+  Outcome o;
+  AdminClient* admin = ctx.admin(&o);
+  if (admin == nullptr) return o;
+  const std::string& id = ctx.args[0];
+  v1::DisconnectClientRequest req;
+  req.set_client_id(id);
+  req.set_reason(ctx.flags->GetString("reason"));
+  v1::DisconnectClientResponse resp;
+  grpc::ClientContext cc;
+  admin->Prepare(&cc);
+  grpc::Status st = admin->stub().DisconnectClient(&cc, req, &resp);
+  if (!st.ok()) return admin->Failure(st, "DisconnectClient", NotFound(id));
+  if (ctx.globals.output == OutputFormat::kJson) {
+    PrintJson(ctx, resp);
+  } else {
+    ctx.out << "client " << id << " disconnected\n";
+  }
+  return Outcome::Ok();
+}
+
+}  // namespace
+
+GroupSpec ClientsGroup() {
+  GroupSpec g;
+  g.name = "clients";
+  g.summary = "List, inspect and disconnect agents.";
+
+  CommandSpec list;
+  list.verb = "list";
+  list.summary = "List connected agents";
+  list.details =
+      "Columns: ID ADDRESS VERSION LABELS TUNNELS IN OUT CONNECTED. IN is traffic\n"
+      "from visitors over the agent's open tunnels, OUT back to them; CONNECTED is\n"
+      "how long ago the agent connected. -o json prints one ListClientsResponse\n"
+      "document with every agent.\n\n"
+      "Examples:\n"
+      "  reitunnelctl clients list\n"
+      "  reitunnelctl clients list --label=team=blue -o json\n";
+  list.add_flags = [](config::FlagSet& fs) { AddListFlags(fs, /*labels=*/true); };
+  list.run = List;
+  g.commands.push_back(std::move(list));
+
+  CommandSpec show;
+  show.verb = "show";
+  show.args_usage = "ID";
+  show.args_missing = "missing the client ID";
+  show.min_args = show.max_args = 1;
+  show.summary = "Show one agent";
+  show.details =
+      "Exits 1 when no agent has this ID.\n\n"
+      "Examples:\n"
+      "  reitunnelctl clients show 3f2a9c0d11e4b7a8\n"
+      "  reitunnelctl clients show 3f2a9c0d11e4b7a8 -o json\n";
+  show.run = Show;
+  g.commands.push_back(std::move(show));
+
+  CommandSpec kick;
+  kick.verb = "kick";
+  kick.args_usage = "ID";
+  kick.args_missing = "missing the client ID";
+  kick.min_args = kick.max_args = 1;
+  kick.summary = "Disconnect an agent (it does not reconnect)";
+  kick.details =
+      "Closes the agent's session and its tunnels. The agent is told the reason and\n"
+      "does not reconnect; hooks get OnTunnelClose for each tunnel, then\n"
+      "OnClientDisconnect.\n\n"
+      "Examples:\n"
+      "  reitunnelctl clients kick 3f2a9c0d11e4b7a8\n"
+      "  reitunnelctl clients kick 3f2a9c0d11e4b7a8 --reason=maintenance\n";
+  kick.add_flags = [](config::FlagSet& fs) {
+    fs.String("reason", "TEXT",
+              "shown to the agent and sent to hooks\n(default \"disconnected by admin\")");
+  };
+  kick.run = Kick;
+  g.commands.push_back(std::move(kick));
+  return g;
+}
+
+}  // namespace reitunnel::cli
