@@ -148,6 +148,8 @@ class HookTest(IntegrationTest):
                 elapsed = (ts(result) - ts(connected)).total_seconds()
                 self.assertGreaterEqual(elapsed, 0.29, "the hook's timeout was not waited for")
                 self.assertLessEqual(elapsed, 0.3 + 0.1, f"decision took {elapsed:.3f}s")
+                if outcome == "tunnel_refused":
+                    self.assertEqual(agent.wait_exit(), 1)
 
     # --- data, totals, ordering ----------------------------------------------
 
@@ -233,6 +235,7 @@ class HookTest(IntegrationTest):
                                          name=f"agent-{strategy}")
                 refused = agent.wait_for_event("tunnel_refused")
                 self.assertIn('one: tunnel name "web" is reserved', refused["msg"])
+                self.assertEqual(agent.wait_exit(), 1, "no tunnel could open: the agent exits 1")
                 if strategy == "stop_on_error":
                     self.assertNotIn("two:", refused["msg"])
                     self.assertEqual(self.records(two, "tunnel_open"), [],
