@@ -62,6 +62,7 @@ wait_for_log "$WORK/server.log" "listening for agents"
 say "reitunnelctl events watch   (in the background)"
 "$BIN/reitunnelctl" events watch >"$WORK/events.log" 2>&1 &
 PIDS+=($!)
+wait_for_log "$WORK/server.log" "event watcher attached"
 
 say "reitunnel --tunnel=web=$PUBLIC_LOW:127.0.0.1:$HTTP_PORT --tunnel=admin=0:127.0.0.1:$HTTP_PORT"
 "$BIN/reitunnel" --server=127.0.0.1:$AGENT_PORT --label=team=demo \

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "asio/post.hpp"
+#include "common/log/log.h"
 #include "common/proto_util/time.h"
 #include "common/version.h"
 #include "common/config/yaml_proto.h"
@@ -342,6 +343,8 @@ class AdminService::EventWatcher : public grpc::ServerWriteReactor<av1::Event> {
           [this](HookEvent e, const google::protobuf::Message& m, const HookDecision& d) {
             OnEvent(e, m, d);
           });
+      log::Info("watch_started", "admin event watcher attached",
+                {{"client_id", req_.client_id()}, {"tunnel_id", req_.tunnel_id()}});
     });
   }
 
