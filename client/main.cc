@@ -1,7 +1,5 @@
 // reitunnel: the Reitunnel agent.
 
-#include <sys/resource.h>
-
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -13,38 +11,22 @@
 #include "client/agent.h"
 #include "common/config/agent_config.h"
 #include "common/log/log.h"
-#include "common/version.h"
+#include "common/process/startup.h"
 
 namespace rlog = reitunnel::log;
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::cout << reitunnel::config::AgentUsage();
-      return 0;
-    }
-    if (a == "--version") {
-      std::cout << "reitunnel " << reitunnel::kVersion << "\n";
-      return 0;
-    }
+  if (auto code = reitunnel::process::HandleInfoFlags(args, "reitunnel",
+                                                       reitunnel::config::AgentUsage())) {
+    return *code;
   }
   auto cfg = reitunnel::config::LoadAgentConfig(args);
   if (!cfg.ok()) {
     std::cerr << "reitunnel: " << cfg.status().message() << "\n";
     return 2;
   }
-  rlog::Level level = rlog::Level::kInfo;
-  rlog::Format format = rlog::Format::kText;
-  rlog::ParseLevel(cfg->log().level(), &level);
-  rlog::ParseFormat(cfg->log().format(), &format);
-  rlog::Configure(level, format);
-  std::signal(SIGPIPE, SIG_IGN);
-  rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  reitunnel::process::Setup(cfg->log());
 
   reitunnel::net::SslCtxPtr tls;
   if (cfg->tls().enabled()) {

@@ -8,7 +8,10 @@ scripts/install-deps.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREITUNNEL_SANITIZE=ON
+# -O1 -g1: what ASan+UBSan need (line tables for stack traces), at a fraction
+# of the compile time of -O2 -g; asserts stay on.
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DREITUNNEL_SANITIZE=ON
 cmake --build "$BUILD_DIR" -j "$JOBS"
 
 # gRPC and protobuf keep process-lifetime singletons that LeakSanitizer would

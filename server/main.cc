@@ -1,7 +1,5 @@
 // reitunneld: the Reitunnel tunnel server.
 
-#include <sys/resource.h>
-
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -16,7 +14,7 @@
 #include "common/config/parse.h"
 #include "common/config/server_config.h"
 #include "common/log/log.h"
-#include "common/version.h"
+#include "common/process/startup.h"
 #include "server/admin/admin_service.h"
 #include "server/admin/metrics.h"
 #include "server/admin_server.h"
@@ -28,16 +26,6 @@ namespace {
 using reitunnel::config::v1::ServerConfig;
 namespace rlog = reitunnel::log;
 
-// Each visitor costs two sockets (and two pipes while data flows); the
-// default soft limit of 1024 would cap a busy server far too early.
-void RaiseFdLimit() {
-  rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
-
 int Fail(int code, const std::string& msg) {
   std::cerr << "reitunneld: " << msg << "\n";
   return code;
@@ -47,26 +35,14 @@ int Fail(int code, const std::string& msg) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::cout << reitunnel::config::ServerUsage();
-      return 0;
-    }
-    if (a == "--version") {
-      std::cout << "reitunneld " << reitunnel::kVersion << "\n";
-      return 0;
-    }
+  if (auto code = reitunnel::process::HandleInfoFlags(args, "reitunneld",
+                                                       reitunnel::config::ServerUsage())) {
+    return *code;
   }
   auto cfg = reitunnel::config::LoadServerConfig(args);
   if (!cfg.ok()) return Fail(2, std::string(cfg.status().message()));
 
-  rlog::Level level = rlog::Level::kInfo;
-  rlog::Format format = rlog::Format::kText;
-  rlog::ParseLevel(cfg->log().level(), &level);
-  rlog::ParseFormat(cfg->log().format(), &format);
-  rlog::Configure(level, format);
-  std::signal(SIGPIPE, SIG_IGN);
-  RaiseFdLimit();
+  reitunnel::process::Setup(cfg->log());
 
   reitunnel::net::SslCtxPtr tls;
   if (!cfg->tls().cert_file().empty()) {
