@@ -2,7 +2,7 @@
 # Reitunnel benchmark: the tunnel side by side with same-hop baselines, in one
 # run, on loopback. See bench/README.md for what each row means.
 #
-#   bench/run.sh [--baselines-only]
+#   bench/run.sh [--baselines-only | --hooks-only]
 #
 # Environment:
 #   REITUNNEL_BIN_DIR   reuse reitunneld/reitunnel from this dir (no build)
@@ -13,6 +13,9 @@
 #   BENCH_PROFILE=1     also count relay syscalls per op with perf stat
 #   BENCH_IDLE_WAIT     seconds to wait for background CPU load to settle (60)
 #   BENCH_KEEP_TMP=1    keep the temp dir with all logs/configs
+#   BENCH_HOOKS=0       skip the hook benchmarks (bench/hooks.sh)
+#   BENCH_HOOK_OPENS    tunnels of the burst agent in the open test (200)
+#   BENCH_HOOK_COLD     one-tunnel agents per round in the open test (100)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,11 +30,14 @@ ROUNDS=${BENCH_ROUNDS:-2}
 PROFILE=${BENCH_PROFILE:-0}
 TOKEN="bench-$RANDOM$RANDOM"
 BASELINES_ONLY=0
+HOOKS_ONLY=0
+HOOKS=${BENCH_HOOKS:-1}
 
 for a in "$@"; do
   case "$a" in
-    --baselines-only) BASELINES_ONLY=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --baselines-only) BASELINES_ONLY=1; HOOKS=0 ;;
+    --hooks-only) HOOKS_ONLY=1; HOOKS=1 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -98,6 +104,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+stop_proc() {  # TERM one process we started (and its children), reap it, forget its pid
+  local pid=$1 i
+  kill_tree "$pid"
+  wait "$pid" 2>/dev/null || true
+  for i in "${!PIDS[@]}"; do [[ ${PIDS[i]} == "$pid" ]] && unset 'PIDS[i]'; done
+  PIDS=("${PIDS[@]}")
+}
 start() {  # start NAME cmd...  (stdout+stderr to $TMP/NAME.log)
   local name=$1; shift
   "$@" >"$TMP/$name.log" 2>&1 </dev/null &
@@ -127,12 +140,10 @@ if ((!BASELINES_ONLY)); then
   else
     log "building Release binaries in build-bench/"
     if (cd "$ROOT" &&
-        # -Wno-error=restrict: GCC 12 at -O3 raises a false -Wrestrict on
-        # `"literal" + std::string` (GCC PR 105651); it must not fail the bench.
         cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release \
-              -DREITUNNEL_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS=-Wno-error=restrict \
-              >"$TMP/build.log" 2>&1 &&
-        ninja -C build-bench reitunneld reitunnel >>"$TMP/build.log" 2>&1); then
+              -DREITUNNEL_BUILD_TESTS=OFF >"$TMP/build.log" 2>&1 &&
+        ninja -C build-bench reitunneld reitunnel reitunnelctl \
+              hookd_example_minimal hookd_example_audit >>"$TMP/build.log" 2>&1); then
       BIN=$ROOT/build-bench/bin
     else
       TUNNEL_WHY="build failed (tail of $TMP/build.log below)"
@@ -266,22 +277,23 @@ start_tunnel() {
   # The first visitor may wait for the data-connection pool; give it a moment.
   sleep 0.5
 }
-if ((TUNNEL_OK)); then
+if ((TUNNEL_OK && !HOOKS_ONLY)); then
   start_tunnel || TUNNEL_OK=0
 fi
 
 # ----------------------------------------------------------------- validation
 CONFIGS=(direct socat haproxy tunnel)
+((HOOKS_ONLY)) && CONFIGS=()
 declare -A PORT
 for i in 0 1 2 3; do
   PORT[direct,$i]=${SINKS[i]}
   PORT[socat,$i]=${SOCAT_A[i]}
   PORT[haproxy,$i]=${HAP_A[i]}
-  ((TUNNEL_OK)) && PORT[tunnel,$i]=${TUN[i]}
+  ((TUNNEL_OK && !HOOKS_ONLY)) && PORT[tunnel,$i]=${TUN[i]}
 done
 configs_up() {  # the tunnel stays in the list once started, so a crash shows as ERR
   local c
-  for c in "${CONFIGS[@]}"; do
+  for c in ${CONFIGS[@]+"${CONFIGS[@]}"}; do
     [[ $c == tunnel && -z ${PORT[tunnel,0]:-} ]] && continue
     echo "$c"
   done
@@ -347,7 +359,7 @@ mem_test() {  # mem_test PORT PID... -> "KiB/conn per pid ..." ; also ALIVE chec
   done
   echo "$out"
 }
-if ((TUNNEL_OK)); then
+if ((TUNNEL_OK && !HOOKS_ONLY)); then
   log "memory: $IDLE idle visitors through the echo tunnel"
   if r=$(mem_test "${TUN[3]}" "$PID_server" "$PID_agent"); then
     read -r s_kib s_raw a_kib a_raw <<<"$r"
@@ -358,12 +370,14 @@ if ((TUNNEL_OK)); then
   fi
   sleep 2
 fi
-log "memory context: $IDLE idle connections through haproxy-2hop"
-if r=$(mem_test "${HAP_A[3]}" "$PID_hapA" "$PID_hapB"); then
-  read -r h1 h1raw h2 h2raw <<<"$r"
-  MEM_CTX="context: haproxy-2hop hop A $h1 KiB/conn $h1raw, hop B $h2 KiB/conn $h2raw"
+if ((!HOOKS_ONLY)); then
+  log "memory context: $IDLE idle connections through haproxy-2hop"
+  if r=$(mem_test "${HAP_A[3]}" "$PID_hapA" "$PID_hapB"); then
+    read -r h1 h1raw h2 h2raw <<<"$r"
+    MEM_CTX="context: haproxy-2hop hop A $h1 KiB/conn $h1raw, hop B $h2 KiB/conn $h2raw"
+  fi
+  sleep 2
 fi
-sleep 2
 
 # --------------------------------------------------------------- measurements
 declare -A R CPU CPUOP SYSOP
@@ -382,6 +396,7 @@ relay_pids() {  # relay_pids CONFIG SINK_INDEX -> process groups, ":"-separated
     tunnel) echo "$PID_server:$PID_agent" ;;
     haproxy) echo "$PID_hapA $PID_hapB" ;;
     socat) local a="PID_socatA$2" b="PID_socatB$2"; echo "${!a} ${!b}" ;;
+    hk_*) echo "${HK_GROUPS[${1#hk_}]:-}" ;;
     *) echo "" ;;
   esac
 }
@@ -423,7 +438,11 @@ run_measured() {
   sleep 0.2  # let socat reap its per-connection children
   r1=($(group_ticks "$groups")); s1=$(tree_ticks "$sinkpid"); read -r b1 a1 < <(sys_busy)
   t1=$(date +%s%N)
-  for i in "${perfpids[@]}"; do kill -INT "$i" 2>/dev/null || true; wait "$i" 2>/dev/null || true; done
+  for i in ${perfpids[@]+"${perfpids[@]}"}; do
+    kill -INT "$i" 2>/dev/null || true; wait "$i" 2>/dev/null || true
+    for g in "${!PIDS[@]}"; do [[ ${PIDS[g]} == "$i" ]] && unset 'PIDS[g]'; done
+  done
+  PIDS=("${PIDS[@]}")
   secs=$(awk -v n=$((t1 - t0)) 'BEGIN {print n / 1e9}')
   cell="$(awk -v b=$((b1 - b0)) -v a=$((a1 - a0)) 'BEGIN {printf "%.0f", a ? 100 * b / a : 0}')/"
   if ((${#r0[@]})); then
@@ -521,15 +540,6 @@ for s in iperf ka close ping; do
     done
   done
 done
-for c in $(configs_up); do
-  R[$c,iperf]=$(median 2 ${V[$c,iperf]:-})
-  R[$c,ka]=$(median 0 ${V[$c,ka]:-})
-  R[$c,close]=$(median 0 ${V[$c,close]:-})
-  R[$c,p50]=$(median 1 ${V[$c,p50]:-})
-  R[$c,p99]=$(median 1 ${V[$c,p99]:-})
-done
-
-# ---------------------------------------------------------------------- table
 ratio() {  # ratio A B -> A/B with 2 decimals, or "-"
   awk -v a="$1" -v b="$2" 'BEGIN {if (a+0 > 0 && b+0 > 0) printf "%.2fx", a / b; else printf "-"}'
 }
@@ -539,12 +549,32 @@ verdict() {  # verdict RATIO OP LIMIT
   awk -v r="$r" -v op="$2" -v l="$3" 'BEGIN {
     ok = (op == ">=") ? (r >= l) : (r <= l); printf "%s", ok ? "PASS" : "MISS" }'
 }
+# ------------------------------------------------------------ hook benchmarks
+HOOKS_TABLE="" HOOKS_CPU=""
+if ((HOOKS)); then
+  if [[ -n $BIN ]] && ((!BASELINES_ONLY)); then
+    source "$HERE/hooks.sh"
+  else
+    HOOKS_TABLE="hooks: not measured: $TUNNEL_WHY"
+  fi
+fi
+
+for c in $(configs_up); do
+  R[$c,iperf]=$(median 2 ${V[$c,iperf]:-})
+  R[$c,ka]=$(median 0 ${V[$c,ka]:-})
+  R[$c,close]=$(median 0 ${V[$c,close]:-})
+  R[$c,p50]=$(median 1 ${V[$c,p50]:-})
+  R[$c,p99]=$(median 1 ${V[$c,p99]:-})
+done
+
+# ---------------------------------------------------------------------- table
 RESULT="$TMP/result.txt"
 {
   echo "Reitunnel bench $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname), $(nproc) cores, $(uname -r)"
   echo "background CPU busy before the run: ${BG_BUSY}% of all cores (other tenants skew results if high)"
   echo "each measurement ${DUR}s x $ROUNDS round(s) (median); wrk -t$WRK_THREADS -c$WRK_CONNS GET /1k (1 KiB); iperf3 1 stream; sockperf TCP ping-pong (14 B)"
   echo
+  if ((!HOOKS_ONLY)); then
   printf '%-18s %10s %11s %13s %10s   %-8s %-10s %s\n' scenario direct socat-2hop haproxy-2hop reitunnel "vs socat" "vs haproxy" target
   row() {  # row LABEL KEY TARGET_BASE OP LIMIT
     local label=$1 k=$2 base=$3 op=$4 lim=$5
@@ -586,6 +616,9 @@ RESULT="$TMP/result.txt"
     done
   fi
   if ((!TUNNEL_OK)); then echo; echo "reitunnel: not measured: $TUNNEL_WHY"; fi
+  fi  # !HOOKS_ONLY
+  if [[ -n $HOOKS_TABLE ]]; then echo; echo "$HOOKS_TABLE"; fi
+  if [[ -n $HOOKS_CPU ]]; then echo; echo "$HOOKS_CPU"; fi
   if [[ -n $WRK_ERR ]]; then echo; echo "wrk reported errors:"; printf '%s' "$WRK_ERR"; fi
 } >"$RESULT"
 mkdir -p "$ROOT/build-bench"
@@ -596,4 +629,4 @@ mkdir -p "$ROOT/build-bench/bench-logs"
 cp "$TMP"/*.log "$TMP"/*.txt "$TMP"/*.json "$TMP"/*.cfg "$ROOT/build-bench/bench-logs/" 2>/dev/null || true
 cat "$RESULT"
 log "results written to build-bench/bench-results.txt"
-((TUNNEL_OK || BASELINES_ONLY)) || exit 1
+((TUNNEL_OK || BASELINES_ONLY || HOOKS_ONLY)) || exit 1

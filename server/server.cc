@@ -200,9 +200,25 @@ asio::awaitable<void> Server::HandleConnection(tcp::socket socket) {
         expected = wire::HandshakeMac(it->second->session_key(), wire::v1::CONNECTION_KIND_DATA,
                                       nonce, hello.client_id());
       }
-      if (expected.empty() || !wire::ConstantTimeEquals(hello.mac(), expected)) {
+      if (expected.empty()) {
+        // Usually an agent's pool connection racing its own session's end;
+        // not worth a warning, but still refused.
+        log::Info("connection_rejected", "connection rejected",
+                  {{"remote_addr", remote},
+                   {"reason", "data connection for an unknown or ended session"}});
+        wire::v1::Frame f;
+        f.mutable_refused()->set_code(wire::v1::REFUSAL_CODE_AUTH_FAILED);
+        f.mutable_refused()->set_reason("unknown or ended session");
+        try {
+          co_await net::WriteFrame(*conn, f);
+        } catch (...) {
+        }
+        conn->Close();
+        co_return;
+      }
+      if (!wire::ConstantTimeEquals(hello.mac(), expected)) {
         co_await refuse(wire::v1::REFUSAL_CODE_AUTH_FAILED,
-                        "data connection authentication failed (unknown or expired session)");
+                        "data connection authentication failed");
         co_return;
       }
       wire::v1::Frame ready;

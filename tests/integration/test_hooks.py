@@ -84,9 +84,11 @@ class HookTest(IntegrationTest):
         hook = self.start_hook("policy", 0, "--deny-tunnel=^admin")
         server = self.start_hooked_server([self.hook_cfg("policy", hook.port)])
         echo = self.start_echo()
+        # Fixed ports for both, so "web" cannot be given the vetoed port.
         admin_port = server.port_range.low
         agent = self.start_agent(server, [f"admin={admin_port}:{LOOPBACK}:{echo.port}",
-                                          f"web=0:{LOOPBACK}:{echo.port}"], wait_open=False)
+                                          f"web={admin_port + 1}:{LOOPBACK}:{echo.port}"],
+                                 wait_open=False)
         refused = agent.wait_for_event("tunnel_refused", lambda e: e.get("name") == "admin")
         self.assertIn('policy: tunnel name "admin" is reserved', refused["msg"])
         self.assertEqual(refused["code"], "DENIED")
