@@ -3,10 +3,10 @@
 namespace reitunnel::cli {
 
 const std::vector<GroupSpec>& AllGroups() {
-  static const std::vector<GroupSpec>* const kGroups = new std::vector<GroupSpec>{
+  static const std::vector<GroupSpec> kGroups{
       StatusGroup(), ClientsGroup(), TunnelsGroup(), HooksGroup(), EventsGroup(),
   };
-  return *kGroups;
+  return kGroups;
 }
 
 }  // namespace reitunnel::cli

@@ -155,10 +155,10 @@ bool FlagSet::IsSet(std::string_view name) const {
 }
 
 const std::string& FlagSet::GetString(std::string_view name) const {
-  static const std::string* const kEmpty = new std::string();
+  static const std::string kEmpty;
   const Flag* f = Find(name);
   assert(f != nullptr && f->kind == Kind::kString && "not a registered String flag");
-  return f != nullptr ? f->value : *kEmpty;
+  return f != nullptr ? f->value : kEmpty;
 }
 
 bool FlagSet::GetBool(std::string_view name) const {
@@ -168,10 +168,10 @@ bool FlagSet::GetBool(std::string_view name) const {
 }
 
 const std::vector<std::string>& FlagSet::GetRepeated(std::string_view name) const {
-  static const std::vector<std::string>* const kEmpty = new std::vector<std::string>();
+  static const std::vector<std::string> kEmpty;
   const Flag* f = Find(name);
   assert(f != nullptr && f->kind == Kind::kRepeated && "not a registered Repeated flag");
-  return f != nullptr ? f->values : *kEmpty;
+  return f != nullptr ? f->values : kEmpty;
 }
 
 std::string FlagSet::Usage() const {
