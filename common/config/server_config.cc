@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config/flags.h"
+#include "common/config/hook_events.h"
 #include "common/config/load_util.h"
 #include "common/config/parse.h"
 #include "common/config/yaml_proto.h"
@@ -21,11 +22,7 @@ namespace {
 using reitunnel::config::v1::HookConfig;
 using reitunnel::config::v1::ServerConfig;
 
-// Mirrors the event names of hook.proto; the server maps them to RPCs.
-constexpr std::string_view kHookEvents[] = {
-    "server_start", "server_stop", "client_connect", "client_disconnect", "tunnel_open",
-    "tunnel_close", "data",        "error",          "visitor_connect",   "visitor_disconnect",
-};
+constexpr const auto& kHookEvents = kHookEventNames;
 constexpr char kHookEventList[] =
     "expected server_start, server_stop, client_connect, client_disconnect, tunnel_open, "
     "tunnel_close, data, error, visitor_connect or visitor_disconnect";

@@ -2,14 +2,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/config/hook_events.h"
 
 namespace reitunnel::server {
 
 namespace {
-constexpr std::string_view kNames[kHookEventCount] = {
-    "server_start", "server_stop", "client_connect", "client_disconnect", "tunnel_open",
-    "tunnel_close", "data",        "error",          "visitor_connect",   "visitor_disconnect",
-};
+constexpr const auto& kNames = config::kHookEventNames;
+static_assert(config::kHookEventNameCount == kHookEventCount);
 }  // namespace
 
 std::string_view HookEventName(HookEvent e) { return kNames[static_cast<int>(e)]; }
