@@ -23,10 +23,6 @@ std::string Labels(const v1::Client& c) {
   return FormatLabels(labels);
 }
 
-std::string BytesDetail(uint64_t bytes) {
-  return bytes < 1024 ? HumanBytes(bytes) : absl::StrCat(HumanBytes(bytes), " (", bytes, " B)");
-}
-
 Outcome List(Context& ctx) {
   uint32_t limit = 0;
   uint32_t page_size = 0;
@@ -70,10 +66,8 @@ Outcome Show(Context& ctx) {
   v1::GetClientRequest req;
   req.set_client_id(id);
   v1::Client c;
-  grpc::ClientContext cc;
-  admin->Prepare(&cc);
-  grpc::Status st = admin->stub().GetClient(&cc, req, &c);
-  if (!st.ok()) return admin->Failure(st, "GetClient", NotFound(id));
+  o = CallUnary(*admin, "GetClient", &v1::AdminService::StubInterface::GetClient, req, &c, NotFound(id));
+  if (!o.ok()) return o;
   if (ctx.globals.output == OutputFormat::kJson) {
     PrintJson(ctx, c);
     return Outcome::Ok();
@@ -104,10 +98,9 @@ Outcome Kick(Context& ctx) {
   req.set_client_id(id);
   req.set_reason(ctx.flags->GetString("reason"));
   v1::DisconnectClientResponse resp;
-  grpc::ClientContext cc;
-  admin->Prepare(&cc);
-  grpc::Status st = admin->stub().DisconnectClient(&cc, req, &resp);
-  if (!st.ok()) return admin->Failure(st, "DisconnectClient", NotFound(id));
+  o = CallUnary(*admin, "DisconnectClient", &v1::AdminService::StubInterface::DisconnectClient, req, &resp,
+                NotFound(id));
+  if (!o.ok()) return o;
   if (ctx.globals.output == OutputFormat::kJson) {
     PrintJson(ctx, resp);
   } else {

@@ -13,10 +13,6 @@ namespace v1 = ::reitunnel::admin::v1;
 
 std::string OrOff(const std::string& s) { return s.empty() ? "off" : s; }
 
-std::string BytesDetail(uint64_t bytes) {
-  return bytes < 1024 ? HumanBytes(bytes) : absl::StrCat(HumanBytes(bytes), " (", bytes, " B)");
-}
-
 Outcome Status(Context& ctx) {
   Outcome o;
   AdminClient* admin = ctx.admin(&o);

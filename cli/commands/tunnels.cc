@@ -15,10 +15,6 @@ std::string NotFound(const std::string& id) {
   return absl::StrCat("no tunnel with id \"", id, "\"");
 }
 
-std::string BytesDetail(uint64_t bytes) {
-  return bytes < 1024 ? HumanBytes(bytes) : absl::StrCat(HumanBytes(bytes), " (", bytes, " B)");
-}
-
 Outcome List(Context& ctx) {
   uint32_t limit = 0;
   uint32_t page_size = 0;
@@ -63,10 +59,8 @@ Outcome Show(Context& ctx) {
   v1::GetTunnelRequest req;
   req.set_tunnel_id(id);
   v1::Tunnel t;
-  grpc::ClientContext c;
-  admin->Prepare(&c);
-  grpc::Status st = admin->stub().GetTunnel(&c, req, &t);
-  if (!st.ok()) return admin->Failure(st, "GetTunnel", NotFound(id));
+  o = CallUnary(*admin, "GetTunnel", &v1::AdminService::StubInterface::GetTunnel, req, &t, NotFound(id));
+  if (!o.ok()) return o;
   if (ctx.globals.output == OutputFormat::kJson) {
     PrintJson(ctx, t);
     return Outcome::Ok();
@@ -95,10 +89,9 @@ Outcome Close(Context& ctx) {
   req.set_tunnel_id(id);
   req.set_reason(ctx.flags->GetString("reason"));
   v1::CloseTunnelResponse resp;
-  grpc::ClientContext c;
-  admin->Prepare(&c);
-  grpc::Status st = admin->stub().CloseTunnel(&c, req, &resp);
-  if (!st.ok()) return admin->Failure(st, "CloseTunnel", NotFound(id));
+  o = CallUnary(*admin, "CloseTunnel", &v1::AdminService::StubInterface::CloseTunnel, req, &resp,
+                NotFound(id));
+  if (!o.ok()) return o;
   if (ctx.globals.output == OutputFormat::kJson) {
     PrintJson(ctx, resp);
   } else {

@@ -48,4 +48,8 @@ void PrintJson(Context& ctx, const google::protobuf::Message& msg) {
   ctx.out << ToJson(msg, JsonStyle::kPretty) << "\n";
 }
 
+std::string BytesDetail(uint64_t bytes) {
+  return bytes < 1024 ? HumanBytes(bytes) : absl::StrCat(HumanBytes(bytes), " (", bytes, " B)");
+}
+
 }  // namespace reitunnel::cli

@@ -32,6 +32,22 @@ Outcome ParseLabels(const config::FlagSet& fs, std::string* selector);
 // Prints `msg` as one JSON document followed by a newline.
 void PrintJson(Context& ctx, const google::protobuf::Message& msg);
 
+// "1.2 MiB (1234567 B)", or just "12 B" below a KiB: exact and readable.
+std::string BytesDetail(uint64_t bytes);
+
+// One unary admin call: `rpc` is the stub method, e.g.
+// &AdminService::StubInterface::GetTunnel. On failure returns the mapped outcome
+// (`not_found` is the message for NOT_FOUND).
+template <typename Rpc, typename Request, typename Response>
+Outcome CallUnary(AdminClient& admin, std::string_view method, Rpc rpc, const Request& request,
+                  Response* response, const std::string& not_found) {
+  grpc::ClientContext ctx;
+  admin.Prepare(&ctx);
+  grpc::Status st = (admin.stub().*rpc)(&ctx, request, response);
+  if (!st.ok()) return admin.Failure(st, method, not_found);
+  return Outcome::Ok();
+}
+
 // Fetches every page (or the first `limit` items) of a List call into
 // `all`, whose next_page_token ends up empty unless --limit cut the list
 // short. `call(ctx, request, response)` makes one call; `items(response)`
