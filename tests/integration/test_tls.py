@@ -1,6 +1,7 @@
 """TLS and mTLS on the agent link, with certificates made by openssl for
 each test run."""
 
+import json
 import os
 import subprocess
 import unittest
@@ -31,6 +32,8 @@ class TlsTest(IntegrationTest):
         issue("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
         issue("client", "ca", "extendedKeyUsage=clientAuth\n")
         issue("stranger", "other-ca", "extendedKeyUsage=clientAuth\n")
+        # A hook service known by a name that is not its address.
+        issue("hook", "ca", "subjectAltName=DNS:policy.hooks.internal\n")
         return lambda name: os.path.join(d, name)
 
     def tls_server(self, p, mtls=False):
@@ -90,6 +93,47 @@ class TlsTest(IntegrationTest):
         good = self.start_agent(server, [("web", 0, echo.port)], name="good",
                                 extra_args=["--tls", f"--tls-ca={p('ca.pem')}"])
         self.assertTrue(harness.tunnel_works(good.remote_ports["web"]))
+
+
+    def start_tls_hook(self, p):
+        hook = self.spawn(harness.Proc, "minimal-hook",
+                          [harness.binary("minimal-hook"), f"--listen={LOOPBACK}:0",
+                           f"--tls-cert={p('hook.pem')}", f"--tls-key={p('hook.key')}",
+                           f"--tls-client-ca={p('ca.pem')}"])
+        harness.wait_until(lambda: any('"listening"' in l for l in hook.stdout_lines),
+                           what="minimal-hook to listen")
+        line = [l for l in hook.stdout_lines if '"listening"' in l][0]
+        return json.loads(line)["address"]
+
+    def test_hook_over_mtls_with_server_name_override(self):
+        p = self.make_pki()
+        address = self.start_tls_hook(p)
+        tls = {"ca_file": p("ca.pem"), "server_name": "policy.hooks.internal",
+               "cert_file": p("client.pem"), "key_file": p("client.key")}
+        server = self.start_server(config={"hooks": [
+            {"name": "policy", "address": address, "events": ["tunnel_open"], "tls": tls}]})
+        echo = self.start_echo()
+        agent = self.start_agent(server, [f"admin=0:{LOOPBACK}:{echo.port}",
+                                          f"web=0:{LOOPBACK}:{echo.port}"], wait_open=False)
+        refused = agent.wait_for_event("tunnel_refused", lambda e: e.get("name") == "admin")
+        # The hook's own reason proves the call went through over mTLS.
+        self.assertEqual(refused["code"], "DENIED")
+        self.assertNotIn("policy hook policy", refused["reason"])
+        self.assertTrue(harness.tunnel_works(agent.tunnel_port("web")))
+
+    def test_hook_with_untrusted_certificate_fails_closed(self):
+        p = self.make_pki()
+        address = self.start_tls_hook(p)
+        tls = {"ca_file": p("other-ca.pem"), "server_name": "policy.hooks.internal",
+               "cert_file": p("client.pem"), "key_file": p("client.key")}
+        server = self.start_server(config={"hooks": [
+            {"name": "policy", "address": address, "events": ["tunnel_open"], "tls": tls,
+             "timeout_ms": 2000}]})
+        echo = self.start_echo()
+        agent = self.start_agent(server, [("web", 0, echo.port)], wait_open=False)
+        refused = agent.wait_for_event("tunnel_refused")
+        self.assertIn("policy hook policy", refused["reason"])
+        self.assertEqual(agent.wait_exit(), 1)
 
 
 if __name__ == "__main__":
