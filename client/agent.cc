@@ -242,13 +242,13 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
           break;
         }
         case Frame::kNeedDataConns: {
+          // The server asks once per waiting visitor, even while earlier
+          // connections are on their way; only the target moves, and Refill
+          // never lets spares (opening + idle) exceed it, so a burst cannot
+          // leave thousands of idle connections behind.
           uint32_t n = std::min<uint32_t>(f.need_data_conns().count(), kMaxSpares);
           s->spare_target = std::min<uint32_t>(kMaxSpares, s->spare_target + n);
           s->demand_since_heartbeat = true;
-          for (uint32_t i = 0; i < n; ++i) {
-            ++s->spare;
-            net::Spawn(io_, DataConnection(s), "data_connection");
-          }
           Refill(s);
           break;
         }

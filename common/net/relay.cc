@@ -58,6 +58,8 @@ class PipePool {
 thread_local PipePool pipe_pool;
 
 constexpr size_t kSpliceChunk = 1 << 20;
+// Linux's default pipe capacity: a splice that filled it probably left more.
+constexpr size_t kPipeCapacity = 64 * 1024;
 constexpr size_t kCopyBuffer = 16 * 1024;
 
 asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter,
@@ -74,10 +76,17 @@ asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter,
       if (p && clean) pipe_pool.Give(std::move(p));
     }
   } give_back{pipe};
+  // Splice first on a fresh relay (the request is usually already queued),
+  // but after a short read the socket is most likely empty: wait instead of
+  // paying for a splice that fails with EAGAIN.
+  bool wait_first = false;
   for (;;) {
+    if (wait_first) {
+      if (pipe) pipe_pool.Give(std::move(pipe));
+      co_await in.async_wait(tcp::socket::wait_read, asio::use_awaitable);
+      wait_first = false;
+    }
     if (!pipe) pipe = pipe_pool.Take();
-    // Splice first, wait only when the socket is empty: data that is already
-    // queued costs no trip through the event loop.
     ssize_t n = ::splice(in.native_handle(), nullptr, pipe->w, nullptr, kSpliceChunk,
                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n == 0) break;
@@ -92,6 +101,7 @@ asio::awaitable<void> SpliceTransfer(Conn& from, Conn& to, uint64_t* counter,
       continue;
     }
     ++*events;
+    wait_first = static_cast<size_t>(n) < kPipeCapacity;
     size_t pending = static_cast<size_t>(n);
     while (pending > 0) {
       ssize_t m = ::splice(pipe->r, nullptr, out.native_handle(), nullptr, pending,

@@ -200,7 +200,7 @@ asio::awaitable<HookDecision> HookDispatcher::AskOne(
   h.stats.Outcome(static_cast<int>(e), HookStats::kError);
   log::Warn("hook_call_failed", "hook call failed",
             {{"hook", h.config.name()},
-             {"event", std::string(HookEventName(e))},
+             {"hook_event", std::string(HookEventName(e))},
              {"error", failure},
              {"policy", h.fail_open ? "fail_open" : "fail_closed"}});
   hv1::ErrorEvent err;
@@ -354,7 +354,7 @@ asio::awaitable<void> HookDispatcher::Deliver(std::shared_ptr<HookState> h) {
       }
       log::Debug("hook_delivery_dropped", "hook notification dropped",
                  {{"hook", h->config.name()},
-                  {"event", std::string(HookEventName(front.event))},
+                  {"hook_event", std::string(HookEventName(front.event))},
                   {"error", s.error_message()}});
     }
     if (front.event == HookEvent::kData) h->queued_batches--;
