@@ -37,7 +37,7 @@ for a in "$@"; do
   case "$a" in
     --baselines-only) BASELINES_ONLY=1; HOOKS=0 ;;
     --hooks-only) HOOKS_ONLY=1; HOOKS=1 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
