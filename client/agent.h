@@ -40,7 +40,8 @@ class Agent {
   asio::awaitable<void> RetryTunnel(std::shared_ptr<Session> s, std::string name);
   void OpenTunnel(Session& s, const std::string& name);
   void Refill(const std::shared_ptr<Session>& s);
-  // Outcome once every tunnel has an answer: fatal if none could open.
+  // True when every configured tunnel was refused for a reason retrying
+  // cannot fix; the agent then exits 1.
   bool AllTunnelsPermanentlyRefused(const Session& s) const;
   std::chrono::milliseconds Backoff(int attempt);
 
