@@ -13,15 +13,16 @@
 #include "asio/awaitable.hpp"
 #include "asio/buffer.hpp"
 #include "asio/ip/tcp.hpp"
+#include "common/transport/stream.h"
 
 namespace reitunnel::net {
 
 using asio::ip::tcp;
 
-class Conn {
+class Conn : public transport::Stream {
  public:
   explicit Conn(tcp::socket socket);
-  ~Conn();
+  ~Conn() override;
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
 
@@ -31,21 +32,27 @@ class Conn {
   asio::awaitable<void> TlsConnect(SSL_CTX* ctx, const std::string& server_name);
 
   // Reads at most buf.size() bytes; returns 0 on orderly EOF.
-  asio::awaitable<size_t> ReadSome(asio::mutable_buffer buf);
+  asio::awaitable<size_t> ReadSome(asio::mutable_buffer buf) override;
   // Reads exactly buf.size() bytes; throws asio::error::eof on early EOF.
   asio::awaitable<void> ReadExactly(asio::mutable_buffer buf);
-  asio::awaitable<void> WriteAll(asio::const_buffer buf);
+  asio::awaitable<void> WriteAll(asio::const_buffer buf) override;
   // Half-close: FIN for TCP, close_notify for TLS. Reads keep working.
-  void ShutdownSend();
-  void Close();
+  void ShutdownSend() override;
+  void Close() override;
+  bool is_open() const override { return socket_.is_open(); }
 
   bool is_tls() const { return ssl_ != nullptr; }
   // Bytes already decrypted or read but not consumed; a splice relay must not
   // start while this is non-zero.
-  bool has_buffered_input() const { return ssl_ && SSL_pending(ssl_) > 0; }
+  bool has_buffered_input() const override { return ssl_ && SSL_pending(ssl_) > 0; }
+  int splice_fd() const override {
+    return ssl_ ? -1 : const_cast<tcp::socket&>(socket_).native_handle();
+  }
+  const char* kind() const override { return ssl_ ? "tls" : "tcp"; }
+  asio::any_io_executor get_executor() override { return socket_.get_executor(); }
   tcp::socket& socket() { return socket_; }
   // Computed on first use: most data connections never need it.
-  const std::string& peer() const;
+  const std::string& peer() const override;
 
  private:
   asio::awaitable<void> TlsHandshake(bool server);
