@@ -5,11 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "asio/experimental/as_tuple.hpp"
 #include "asio/use_awaitable.hpp"
-#include "common/config/parse.h"
+#include "client/data_link.h"
 #include "common/log/log.h"
-#include "common/net/dial.h"
-#include "common/net/relay.h"
+#include "common/net/deadline.h"
 #include "common/net/spawn.h"
+#include "common/runtime/worker_pool.h"
 #include "common/version.h"
 #include "common/wire/auth.h"
 #include "common/wire/frame.h"
@@ -22,80 +22,52 @@ using wire::v1::Frame;
 
 namespace {
 
-enum class TunnelState { kPending, kOpen, kRetrying, kRefused };
-
 std::string CodeName(wire::v1::RefusalCode code) {
   std::string name = wire::v1::RefusalCode_Name(code);
   constexpr std::string_view kPrefix = "REFUSAL_CODE_";
   return name.rfind(kPrefix, 0) == 0 ? name.substr(kPrefix.size()) : name;
 }
 
-// Upper bound on pre-opened data connections per agent.
-constexpr uint32_t kMaxSpares = 64;
-
+// A refused tunnel that may open later without anyone changing the config.
 bool Retryable(wire::v1::RefusalCode code) {
-  return code == wire::v1::REFUSAL_CODE_PORT_IN_USE || code == wire::v1::REFUSAL_CODE_UNAVAILABLE;
+  return code == wire::v1::REFUSAL_CODE_PORT_IN_USE ||
+         code == wire::v1::REFUSAL_CODE_UNAVAILABLE || code == wire::v1::REFUSAL_CODE_BANNED;
+}
+
+FailureKind Classify(const std::error_code& ec) {
+  if (ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
+      ec == asio::error::eof) {
+    return FailureKind::kRefused;
+  }
+  return FailureKind::kUnreachable;
 }
 
 }  // namespace
 
-struct Agent::Session {
-  explicit Session(asio::io_context& io) : heartbeat(io) {}
-
-  std::shared_ptr<net::Conn> control;
-  std::shared_ptr<net::FrameWriter> writer;
-  std::string client_id;
-  std::string session_key;
-  uint32_t pool_size = 0;
-  std::chrono::milliseconds heartbeat_interval{10000};
-  std::chrono::milliseconds idle_timeout{30000};
-  std::chrono::steady_clock::time_point last_rx;
-  asio::steady_timer heartbeat;
-  // Data connections being opened or idle in the server's pool.
-  uint32_t spare = 0;
-  // How many spares to keep. Starts at the server's pool size; each visitor
-  // that found the pool empty raises it, so a busy tunnel's visitors stop
-  // paying for a connection set-up; quiet heartbeats halve the excess.
-  uint32_t spare_target = 0;
-  bool demand_since_heartbeat = false;
-  std::map<std::string, TunnelState> state;              // by name
-  std::map<std::string, int> retry_attempts;             // by name
-  std::map<std::string, config::v1::TunnelConfig> by_id;  // tunnel_id -> config
-  bool closed = false;
-  bool fatal = false;
-  std::string end_reason;
-};
-
-Agent::Agent(asio::io_context& io, config::v1::AgentConfig cfg, net::SslCtxPtr tls)
-    : io_(io), cfg_(std::move(cfg)), tls_(std::move(tls)), backoff_timer_(io),
-      rng_(std::random_device{}()) {
-  auto hp = config::ParseHostPort(cfg_.server());
-  if (hp.ok()) {
-    server_host_ = hp->host;
-    server_port_ = hp->port;
-  }
-  server_name_ = cfg_.tls().server_name().empty() ? server_host_ : cfg_.tls().server_name();
-}
+Agent::Agent(runtime::WorkerPool& workers, config::v1::AgentConfig cfg, net::SslCtxPtr tls)
+    : workers_(workers),
+      ex_(workers.executor(0)),
+      cfg_(std::move(cfg)),
+      tls_(std::move(tls)),
+      dialer_(cfg_, tls_.get()),
+      instance_id_(wire::RandomId(8)),
+      backoff_(std::chrono::milliseconds(cfg_.reconnect().initial_backoff_ms()),
+               std::chrono::milliseconds(cfg_.reconnect().max_backoff_ms()),
+               std::chrono::milliseconds(2000)),
+      backoff_timer_(ex_),
+      rng_(std::random_device{}()) {}
 
 Agent::~Agent() = default;
 
 void Agent::Stop() {
-  stopping_ = true;
-  backoff_timer_.cancel();
-  if (current_) {
-    current_->closed = true;
-    current_->control->Close();
-  }
-}
-
-std::chrono::milliseconds Agent::Backoff(int attempt) {
-  // Full jitter (AWS architecture blog): uniform in [initial/2, cap] where the
-  // cap doubles per attempt, so a fleet of agents spreads out after a restart.
-  uint64_t initial = cfg_.reconnect().initial_backoff_ms();
-  uint64_t max = cfg_.reconnect().max_backoff_ms();
-  uint64_t cap = std::min<uint64_t>(max, initial << std::min(attempt, 20));
-  std::uniform_int_distribution<uint64_t> dist(initial / 2, std::max<uint64_t>(cap, initial / 2));
-  return std::chrono::milliseconds(dist(rng_));
+  asio::post(ex_, [this] {
+    stopping_ = true;
+    backoff_timer_.cancel();
+    if (current_) {
+      current_->closed = true;
+      current_->control->Close();
+    }
+  });
 }
 
 asio::awaitable<int> Agent::Run() {
@@ -103,12 +75,14 @@ asio::awaitable<int> Agent::Run() {
   while (!stopping_) {
     auto started = std::chrono::steady_clock::now();
     Outcome outcome = co_await RunSession();
-    if (outcome == Outcome::kFatal) co_return 1;
-    if (stopping_ || outcome == Outcome::kStopped) break;
+    if (outcome.kind == Outcome::Kind::kFatal) co_return 1;
+    if (stopping_ || outcome.kind == Outcome::Kind::kStopped) break;
     // A session that stayed up a while resets the backoff; one that drops
     // straight away keeps growing it, so a flapping server is not hammered.
-    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) attempt = 0;
-    auto delay = Backoff(attempt++);
+    if (outcome.was_up && std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) {
+      attempt = 0;
+    }
+    auto delay = std::max(outcome.retry_after, backoff_.Next(attempt++, outcome.failure));
     log::Info("reconnecting", "reconnecting to the server",
               {{"delay_ms", static_cast<long long>(delay.count())}, {"attempt", attempt}});
     backoff_timer_.expires_after(delay);
@@ -117,31 +91,16 @@ asio::awaitable<int> Agent::Run() {
   co_return 0;
 }
 
-asio::awaitable<std::shared_ptr<net::Conn>> Agent::ConnectServer() {
-  auto timeout = std::chrono::milliseconds(cfg_.connect_timeout_ms());
-  auto socket = co_await net::Dial(server_host_, server_port_, timeout);
-  auto conn = std::make_shared<net::Conn>(std::move(socket));
-  if (tls_) {
-    asio::steady_timer deadline(io_, timeout);
-    deadline.async_wait([conn](const asio::error_code& ec) {
-      if (!ec) conn->Close();
-    });
-    co_await conn->TlsConnect(tls_.get(), server_name_);
-  }
-  co_return conn;
-}
-
 asio::awaitable<Agent::Outcome> Agent::RunSession() {
-  auto s = std::make_shared<Session>(io_);
   const std::string server = cfg_.server();
+  std::shared_ptr<net::BufferedStream> control;
+  Frame answer;
   try {
-    s->control = co_await ConnectServer();
+    control = std::make_shared<net::BufferedStream>(co_await dialer_.Dial());
     // The handshake must complete in time, like every other wait.
-    asio::steady_timer deadline(io_, std::chrono::milliseconds(cfg_.connect_timeout_ms()));
-    deadline.async_wait([c = s->control](const asio::error_code& ec) {
-      if (!ec) c->Close();
-    });
-    Frame challenge = co_await net::ReadFrame(*s->control);
+    net::Deadline deadline(ex_, std::chrono::milliseconds(cfg_.connect_timeout_ms()),
+                           [control] { control->Close(); });
+    Frame challenge = co_await net::ReadFrame(*control);
     if (!challenge.has_challenge()) throw net::ProtocolError("server did not send a challenge");
     Frame hello;
     auto* h = hello.mutable_hello();
@@ -149,145 +108,93 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
     h->set_mac(wire::HandshakeMac(cfg_.token(), wire::v1::CONNECTION_KIND_CONTROL,
                                   challenge.challenge().nonce(), ""));
     h->set_agent_version(kVersion);
+    h->set_instance_id(instance_id_);
+    h->add_features("framed_relay");
     for (const auto& [k, v] : cfg_.labels()) (*h->mutable_labels())[k] = v;
-    co_await net::WriteFrame(*s->control, hello);
-    Frame answer = co_await net::ReadFrame(*s->control);
-    deadline.cancel();
-    if (answer.has_refused()) {
-      const auto& r = answer.refused();
-      if (r.code() == wire::v1::REFUSAL_CODE_DENIED) {
+    co_await net::WriteFrame(*control, hello);
+    answer = co_await net::ReadFrame(*control);
+    if (deadline.expired()) throw std::system_error(asio::error::timed_out);
+  } catch (const net::ProtocolError& e) {
+    log::Warn("connect_failed", "cannot connect to the server",
+              {{"server", server}, {"error", e.what()}});
+    if (control) control->Close();
+    co_return Outcome{stopping_ ? Outcome::Kind::kStopped : Outcome::Kind::kRetry,
+                      FailureKind::kUnreachable};
+  } catch (const std::system_error& e) {
+    log::Warn("connect_failed", "cannot connect to the server",
+              {{"server", server}, {"error", e.code().message()}});
+    if (control) control->Close();
+    co_return Outcome{stopping_ ? Outcome::Kind::kStopped : Outcome::Kind::kRetry,
+                      Classify(e.code())};
+  }
+  if (answer.has_refused()) {
+    control->Close();
+    const auto& r = answer.refused();
+    Outcome o{Outcome::Kind::kRetry, FailureKind::kServerRefused,
+              std::chrono::milliseconds(r.retry_after_ms())};
+    switch (r.code()) {
+      case wire::v1::REFUSAL_CODE_DENIED:
+        // Only a hook's own DENY is permanent.
         log::Error("agent_denied", absl::StrCat("server policy refused this agent: ", r.reason()),
                    {{"server", server}, {"reason", r.reason()}});
-        co_return Outcome::kFatal;
-      }
-      if (r.code() == wire::v1::REFUSAL_CODE_AUTH_FAILED) {
+        o.kind = Outcome::Kind::kFatal;
+        break;
+      case wire::v1::REFUSAL_CODE_AUTH_FAILED:
         log::Error("auth_refused", absl::StrCat("server refused authentication: ", r.reason()),
                    {{"server", server}, {"reason", r.reason()}});
-        co_return Outcome::kFatal;
-      }
-      log::Warn("connect_refused", absl::StrCat("server refused the connection: ", r.reason()),
-                {{"server", server}, {"code", CodeName(r.code())}});
-      co_return Outcome::kRetry;
+        o.kind = Outcome::Kind::kFatal;
+        break;
+      case wire::v1::REFUSAL_CODE_BANNED:
+        log::Error("banned", absl::StrCat("banned by the server: ", r.reason()),
+                   {{"server", server},
+                    {"reason", r.reason()},
+                    {"retry_after_ms", r.retry_after_ms()}});
+        break;
+      default:
+        log::Warn("connect_refused", absl::StrCat("server refused the connection: ", r.reason()),
+                  {{"server", server}, {"code", CodeName(r.code())}, {"reason", r.reason()}});
     }
-    if (!answer.has_welcome()) throw net::ProtocolError("server did not send welcome");
-    const auto& w = answer.welcome();
-    s->client_id = w.client_id();
-    s->session_key = wire::DeriveSessionKey(cfg_.token(), w.session_nonce(), w.client_id());
-    s->pool_size = std::clamp<uint32_t>(w.data_pool_size(), 1, kMaxSpares);
-    s->spare_target = s->pool_size;
-    if (w.heartbeat_interval_ms() > 0) {
-      s->heartbeat_interval = std::chrono::milliseconds(w.heartbeat_interval_ms());
-    }
-    if (w.idle_timeout_ms() > 0) s->idle_timeout = std::chrono::milliseconds(w.idle_timeout_ms());
-  } catch (const std::exception& e) {
-    std::string why = e.what();
-    if (auto* se = dynamic_cast<const std::system_error*>(&e)) why = se->code().message();
+    co_return o;
+  }
+  if (!answer.has_welcome()) {
+    control->Close();
     log::Warn("connect_failed", "cannot connect to the server",
-              {{"server", server}, {"error", why}});
-    co_return stopping_ ? Outcome::kStopped : Outcome::kRetry;
+              {{"server", server}, {"error", "server did not send welcome"}});
+    co_return Outcome{Outcome::Kind::kRetry, FailureKind::kUnreachable};
   }
 
-  s->writer = std::make_shared<net::FrameWriter>(io_.get_executor(), s->control);
+  const auto& w = answer.welcome();
+  auto s = std::make_shared<Session>(ex_, w.data_pool_size());
+  s->control = control;
+  s->client_id = w.client_id();
+  s->session_key = wire::DeriveSessionKey(cfg_.token(), w.session_nonce(), w.client_id());
+  s->framed = std::find(w.features().begin(), w.features().end(), "framed_relay") !=
+              w.features().end();
+  if (w.heartbeat_interval_ms() > 0) {
+    s->heartbeat_interval = std::chrono::milliseconds(w.heartbeat_interval_ms());
+  }
+  if (w.idle_timeout_ms() > 0) s->idle_timeout = std::chrono::milliseconds(w.idle_timeout_ms());
+  s->writer = std::make_shared<net::FrameWriter>(ex_, s->control);
   s->last_rx = std::chrono::steady_clock::now();
+  std::weak_ptr<Session> weak = s;
+  s->Refill = [this, weak] {
+    if (auto sp = weak.lock()) Refill(sp);
+  };
   current_ = s;
+  state_.clear();
+  retry_attempts_.clear();
   log::Info("connected", "connected to the server",
-            {{"server", server}, {"client_id", s->client_id}});
+            {{"server", server}, {"client_id", s->client_id}, {"framed", s->framed}});
   for (const auto& t : cfg_.tunnels()) OpenTunnel(*s, t.name());
   Refill(s);
-  net::Spawn(io_, Heartbeat(s), "heartbeat");
+  net::Spawn(ex_, Heartbeat(s), "heartbeat");
 
   std::string reason = "server closed the connection";
   try {
     while (!s->closed) {
       Frame f = co_await net::ReadFrame(*s->control);
       s->last_rx = std::chrono::steady_clock::now();
-      switch (f.msg_case()) {
-        case Frame::kTunnelOpened: {
-          const auto& o = f.tunnel_opened();
-          auto it = std::find_if(cfg_.tunnels().begin(), cfg_.tunnels().end(),
-                                 [&](const auto& t) { return t.name() == o.name(); });
-          if (it == cfg_.tunnels().end()) break;
-          s->state[o.name()] = TunnelState::kOpen;
-          s->by_id[o.tunnel_id()] = *it;
-          assigned_ports_[o.name()] = o.remote_port();
-          log::Info("tunnel_open",
-                    absl::StrCat("tunnel \"", o.name(), "\" open: server port ", o.remote_port(),
-                                 " -> ", it->local_addr()),
-                    {{"name", o.name()},
-                     {"remote_port", o.remote_port()},
-                     {"tunnel_id", o.tunnel_id()},
-                     {"local_addr", it->local_addr()}});
-          break;
-        }
-        case Frame::kTunnelRefused: {
-          const auto& r = f.tunnel_refused();
-          if (!s->state.count(r.name())) break;
-          log::Error("tunnel_refused",
-                     absl::StrCat("tunnel \"", r.name(), "\" refused: ", r.reason()),
-                     {{"name", r.name()}, {"code", CodeName(r.code())}, {"reason", r.reason()}});
-          bool had_sticky = assigned_ports_.erase(r.name()) > 0;
-          if (Retryable(r.code()) || had_sticky) {
-            // A port remembered from an earlier session may be gone; ask
-            // again (for the configured port) after a backoff.
-            s->state[r.name()] = TunnelState::kRetrying;
-            net::Spawn(io_, RetryTunnel(s, r.name()), "tunnel_retry");
-          } else {
-            s->state[r.name()] = TunnelState::kRefused;
-          }
-          if (AllTunnelsPermanentlyRefused(*s)) {
-            log::Info("no_tunnels", "exiting: no tunnel could be opened");
-            s->fatal = true;
-            s->closed = true;
-          }
-          break;
-        }
-        case Frame::kNeedDataConns: {
-          // The server asks once per waiting visitor, even while earlier
-          // connections are on their way; only the target moves, and Refill
-          // never lets spares (opening + idle) exceed it, so a burst cannot
-          // leave thousands of idle connections behind.
-          uint32_t n = std::min<uint32_t>(f.need_data_conns().count(), kMaxSpares);
-          s->spare_target = std::min<uint32_t>(kMaxSpares, s->spare_target + n);
-          s->demand_since_heartbeat = true;
-          Refill(s);
-          break;
-        }
-        case Frame::kPing: {
-          Frame pong;
-          pong.mutable_pong()->set_seq(f.ping().seq());
-          s->writer->Send(pong);
-          break;
-        }
-        case Frame::kPong:
-          break;
-        case Frame::kTunnelClosed: {
-          const auto& c = f.tunnel_closed();
-          log::Warn("tunnel_closed", absl::StrCat("tunnel \"", c.name(), "\" closed by the server: ",
-                                                  c.reason()),
-                    {{"name", c.name()}, {"tunnel_id", c.tunnel_id()}, {"reason", c.reason()}});
-          s->by_id.erase(c.tunnel_id());
-          s->state[c.name()] = TunnelState::kRefused;
-          assigned_ports_.erase(c.name());
-          break;
-        }
-        case Frame::kGoodbye:
-          reason = absl::StrCat("server said goodbye: ", f.goodbye().reason());
-          if (!f.goodbye().reconnect()) {
-            // Kicked by an operator: coming straight back would defeat it.
-            log::Error("kicked", absl::StrCat("disconnected by the server: ", f.goodbye().reason()),
-                       {{"server", server}, {"reason", f.goodbye().reason()}});
-            s->fatal = true;
-          }
-          s->closed = true;
-          break;
-        case Frame::kRefused:
-          reason = absl::StrCat("server refused: ", f.refused().reason());
-          s->closed = true;
-          break;
-        default:
-          throw net::ProtocolError(
-              absl::StrCat("unexpected ", wire::MessageName(f), " on control connection"));
-      }
+      HandleFrame(s, f, &reason);
     }
   } catch (const net::ProtocolError& e) {
     reason = absl::StrCat("protocol error: ", e.what());
@@ -300,13 +207,109 @@ asio::awaitable<Agent::Outcome> Agent::RunSession() {
   }
   bool fatal = s->fatal;
   s->closed = true;
+  s->Refill = nullptr;
   s->heartbeat.cancel();
   s->control->Close();
+  s->CloseLinks();
   current_ = nullptr;
-  if (stopping_) co_return Outcome::kStopped;
-  if (fatal) co_return Outcome::kFatal;
+  if (stopping_) co_return Outcome{Outcome::Kind::kStopped};
+  if (fatal) co_return Outcome{Outcome::Kind::kFatal};
   log::Warn("disconnected", "disconnected from the server", {{"reason", reason}});
-  co_return Outcome::kRetry;
+  Outcome o{Outcome::Kind::kRetry, FailureKind::kDisconnected};
+  o.was_up = true;
+  co_return o;
+}
+
+void Agent::HandleFrame(const std::shared_ptr<Session>& s, Frame& f, std::string* reason) {
+  const std::string& server = cfg_.server();
+  switch (f.msg_case()) {
+    case Frame::kTunnelOpened: {
+      const auto& o = f.tunnel_opened();
+      auto it = std::find_if(cfg_.tunnels().begin(), cfg_.tunnels().end(),
+                             [&](const auto& t) { return t.name() == o.name(); });
+      if (it == cfg_.tunnels().end()) break;
+      state_[o.name()] = TunnelState::kOpen;
+      retry_attempts_.erase(o.name());
+      s->SetTunnel(o.tunnel_id(), *it);
+      assigned_ports_[o.name()] = o.remote_port();
+      log::Info("tunnel_open",
+                absl::StrCat("tunnel \"", o.name(), "\" open: server port ", o.remote_port(),
+                             " -> ", it->local_addr()),
+                {{"name", o.name()},
+                 {"remote_port", o.remote_port()},
+                 {"tunnel_id", o.tunnel_id()},
+                 {"local_addr", it->local_addr()}});
+      break;
+    }
+    case Frame::kTunnelRefused: {
+      const auto& r = f.tunnel_refused();
+      if (!state_.count(r.name())) break;
+      log::Error("tunnel_refused", absl::StrCat("tunnel \"", r.name(), "\" refused: ", r.reason()),
+                 {{"name", r.name()},
+                  {"code", CodeName(r.code())},
+                  {"reason", r.reason()},
+                  {"retryable", Retryable(r.code())}});
+      bool had_sticky = assigned_ports_.erase(r.name()) > 0;
+      if (Retryable(r.code()) || had_sticky) {
+        // A port remembered from an earlier session may be gone; ask again
+        // (for the configured port) after a backoff.
+        state_[r.name()] = TunnelState::kRetrying;
+        net::Spawn(ex_, RetryTunnel(s, r.name(), std::chrono::milliseconds(r.retry_after_ms())),
+                   "tunnel_retry");
+      } else {
+        state_[r.name()] = TunnelState::kRefused;
+      }
+      if (AllTunnelsPermanentlyRefused()) {
+        log::Info("no_tunnels", "exiting: no tunnel could be opened");
+        s->fatal = true;
+        s->closed = true;
+      }
+      break;
+    }
+    case Frame::kNeedDataConns:
+      // The server asks once per waiting visitor, even while earlier
+      // connections are on their way; only the target moves, and Refill
+      // never lets spares exceed it, so a burst cannot leave thousands of
+      // idle connections behind.
+      s->spares.Demand(f.need_data_conns().count());
+      Refill(s);
+      break;
+    case Frame::kPing: {
+      Frame pong;
+      pong.mutable_pong()->set_seq(f.ping().seq());
+      s->writer->Send(pong);
+      break;
+    }
+    case Frame::kPong:
+      break;
+    case Frame::kTunnelClosed: {
+      const auto& c = f.tunnel_closed();
+      log::Warn("tunnel_closed",
+                absl::StrCat("tunnel \"", c.name(), "\" closed by the server: ", c.reason()),
+                {{"name", c.name()}, {"tunnel_id", c.tunnel_id()}, {"reason", c.reason()}});
+      s->RemoveTunnel(c.tunnel_id());
+      state_[c.name()] = TunnelState::kRefused;
+      assigned_ports_.erase(c.name());
+      break;
+    }
+    case Frame::kGoodbye:
+      *reason = absl::StrCat("server said goodbye: ", f.goodbye().reason());
+      if (!f.goodbye().reconnect()) {
+        // Kicked by an operator: coming straight back would defeat it.
+        log::Error("kicked", absl::StrCat("disconnected by the server: ", f.goodbye().reason()),
+                   {{"server", server}, {"reason", f.goodbye().reason()}});
+        s->fatal = true;
+      }
+      s->closed = true;
+      break;
+    case Frame::kRefused:
+      *reason = absl::StrCat("server refused: ", f.refused().reason());
+      s->closed = true;
+      break;
+    default:
+      throw net::ProtocolError(
+          absl::StrCat("unexpected ", wire::MessageName(f), " on control connection"));
+  }
 }
 
 void Agent::OpenTunnel(Session& s, const std::string& name) {
@@ -319,25 +322,27 @@ void Agent::OpenTunnel(Session& s, const std::string& name) {
   auto sticky = assigned_ports_.find(name);
   o->set_remote_port(sticky != assigned_ports_.end() ? sticky->second : it->remote_port());
   o->set_local_addr(it->local_addr());
-  s.state[name] = TunnelState::kPending;
+  state_[name] = TunnelState::kPending;
   s.writer->Send(f);
 }
 
-asio::awaitable<void> Agent::RetryTunnel(std::shared_ptr<Session> s, std::string name) {
+asio::awaitable<void> Agent::RetryTunnel(std::shared_ptr<Session> s, std::string name,
+                                         std::chrono::milliseconds at_least) {
   // Slower than reconnects: the server answered, it just can't give us the
   // port yet. 1 s, 2 s, 4 s ... up to the reconnect cap, jittered.
-  int attempt = s->retry_attempts[name]++;
+  int attempt = retry_attempts_[name]++;
   uint64_t cap = std::min<uint64_t>(cfg_.reconnect().max_backoff_ms(),
                                     uint64_t{1000} << std::min(attempt, 10));
   std::uniform_int_distribution<uint64_t> dist(cap / 2, cap);
-  asio::steady_timer t(io_, std::chrono::milliseconds(dist(rng_)));
+  auto delay = std::max(at_least, std::chrono::milliseconds(dist(rng_)));
+  asio::steady_timer t(ex_, delay);
   co_await t.async_wait(as_tuple(use_awaitable));
-  if (s->closed || s->state[name] != TunnelState::kRetrying) co_return;
+  if (s->closed || current_ != s || state_[name] != TunnelState::kRetrying) co_return;
   OpenTunnel(*s, name);
 }
 
-bool Agent::AllTunnelsPermanentlyRefused(const Session& s) const {
-  for (const auto& [_, st] : s.state) {
+bool Agent::AllTunnelsPermanentlyRefused() const {
+  for (const auto& [_, st] : state_) {
     if (st != TunnelState::kRefused) return false;
   }
   return true;
@@ -357,80 +362,26 @@ asio::awaitable<void> Agent::Heartbeat(std::shared_ptr<Session> s) {
     Frame ping;
     ping.mutable_ping()->set_seq(++seq);
     s->writer->Send(ping);
-    if (!s->demand_since_heartbeat && s->spare_target > s->pool_size) {
-      s->spare_target = std::max(s->pool_size, s->spare_target / 2);
+    // Quiet since the last heartbeat: the spare target decays, and spares
+    // above it are retired by the server (which picks idle ones, so no
+    // visitor races a closing link).
+    uint32_t surplus = s->spares.Heartbeat();
+    if (surplus > 0 && s->framed) {
+      Frame retire;
+      retire.mutable_retire_data_conns()->set_count(surplus);
+      s->writer->Send(retire);
     }
-    s->demand_since_heartbeat = false;
     // Top up the pool in case earlier data connections failed to open.
     Refill(s);
   }
 }
 
 void Agent::Refill(const std::shared_ptr<Session>& s) {
-  while (!s->closed && s->spare < s->spare_target) {
-    ++s->spare;
-    net::Spawn(io_, DataConnection(s), "data_connection");
-  }
-}
-
-asio::awaitable<void> Agent::DataConnection(std::shared_ptr<Session> s) {
-  std::shared_ptr<net::Conn> data;
-  bool counted = true;
-  auto release = [&] {
-    if (counted) {
-      counted = false;
-      --s->spare;
-    }
-  };
-  try {
-    data = co_await ConnectServer();
-    asio::steady_timer deadline(io_, std::chrono::milliseconds(cfg_.connect_timeout_ms()));
-    deadline.async_wait([data](const asio::error_code& ec) {
-      if (!ec) data->Close();
-    });
-    Frame challenge = co_await net::ReadFrame(*data);
-    if (!challenge.has_challenge()) throw net::ProtocolError("expected challenge");
-    Frame hello;
-    auto* h = hello.mutable_hello();
-    h->set_kind(wire::v1::CONNECTION_KIND_DATA);
-    h->set_client_id(s->client_id);
-    h->set_mac(wire::HandshakeMac(s->session_key, wire::v1::CONNECTION_KIND_DATA,
-                                  challenge.challenge().nonce(), s->client_id));
-    co_await net::WriteFrame(*data, hello);
-    Frame ready = co_await net::ReadFrame(*data);
-    deadline.cancel();
-    if (!ready.has_data_ready()) {
-      throw net::ProtocolError(ready.has_refused() ? ready.refused().reason()
-                                                   : "expected data_ready");
-    }
-    // Idle in the server's pool until a visitor arrives.
-    Frame start = co_await net::ReadFrame(*data);
-    release();
-    Refill(s);
-    if (!start.has_start_relay()) throw net::ProtocolError("expected start_relay");
-    auto it = s->by_id.find(start.start_relay().tunnel_id());
-    if (it == s->by_id.end()) throw net::ProtocolError("start_relay for an unknown tunnel");
-    const auto& tunnel = it->second;
-    auto target = config::ParseHostPort(tunnel.local_addr());
-    if (!target.ok()) throw net::ProtocolError("bad local address");
-    std::shared_ptr<net::Conn> local;
-    try {
-      local = std::make_shared<net::Conn>(co_await net::Dial(
-          target->host, target->port, std::chrono::milliseconds(cfg_.connect_timeout_ms())));
-    } catch (const std::system_error& e) {
-      log::Warn("local_connect_failed", "cannot reach the local service",
-                {{"name", tunnel.name()},
-                 {"local_addr", tunnel.local_addr()},
-                 {"error", e.code().message()}});
-      data->Close();
-      co_return;
-    }
-    net::RelayCounters counters;
-    co_await net::Relay(*data, *local, &counters);
-  } catch (const std::exception& e) {
-    release();
-    if (data) data->Close();
-    log::Debug("data_connection_ended", "data connection ended", {{"error", e.what()}});
+  while (!s->closed && s->spares.TryOpenOne()) {
+    int w = next_worker_++ % workers_.size();
+    net::Spawn(workers_.executor(w),
+               RunDataLink(s, &dialer_, std::chrono::milliseconds(cfg_.connect_timeout_ms())),
+               "data_link");
   }
 }
 

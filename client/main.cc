@@ -7,11 +7,14 @@
 
 #include "asio/co_spawn.hpp"
 #include "asio/io_context.hpp"
+#include "asio/post.hpp"
 #include "asio/signal_set.hpp"
 #include "client/agent.h"
 #include "common/config/agent_config.h"
 #include "common/log/log.h"
 #include "common/process/startup.h"
+#include "common/runtime/cpu_count.h"
+#include "common/runtime/worker_pool.h"
 
 namespace rlog = reitunnel::log;
 
@@ -27,6 +30,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   reitunnel::process::Setup(cfg->log());
+  for (const std::string& w : reitunnel::config::AgentConfigWarnings(*cfg)) {
+    rlog::Warn("config_warning", w);
+  }
+  if (cfg->workers() == 0) {
+    cfg->set_workers(static_cast<uint32_t>(reitunnel::runtime::UsableCpuCount()));
+  }
 
   reitunnel::net::SslCtxPtr tls;
   if (cfg->tls().enabled()) {
@@ -39,25 +48,35 @@ int main(int argc, char** argv) {
     tls = std::move(*ctx);
   }
 
-  asio::io_context io(1);
-  reitunnel::client::Agent agent(io, *cfg, std::move(tls));
+  // Signals and the exit code live on this thread; the agent runs on the
+  // workers (its control loop on worker 0).
+  asio::io_context main_io(1);
+  reitunnel::runtime::WorkerPool workers(static_cast<int>(cfg->workers()), "rt-agent");
+  reitunnel::client::Agent agent(workers, *cfg, std::move(tls));
   int exit_code = 0;
-  asio::co_spawn(io, agent.Run(), [&](std::exception_ptr e, int code) {
-    exit_code = e ? 1 : code;
-    io.stop();
+  workers.Start();
+  asio::co_spawn(workers.executor(0), agent.Run(), [&](std::exception_ptr e, int code) {
+    asio::post(main_io, [&, code, failed = e != nullptr] {
+      exit_code = failed ? 1 : code;
+      main_io.stop();
+    });
   });
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set signals(main_io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& ec, int sig) {
     if (ec) return;
     rlog::Info("signal", "signal received, stopping", {{"signal", sig}});
     agent.Stop();
   });
-  io.run();
+  auto guard = asio::make_work_guard(main_io);
+  main_io.run();
   // Exiting anyway: a late SIGTERM must not replace the exit code. (clear()
   // first: asio restores the default disposition when it lets go.)
   asio::error_code ignored;
   signals.clear(ignored);
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
+  workers.Stop();
+  workers.Join();
+  workers.Shutdown();
   return exit_code;
 }

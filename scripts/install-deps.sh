@@ -8,6 +8,11 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libasio-dev libssl-dev openssl libyaml-cpp-dev libgtest-dev libgmock-dev prometheus-cpp-dev
   python3-grpcio python3-protobuf
+  etcd-server golang-etcd-server-dev
+  python3-venv python3-pip python3-setuptools python3-wheel
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16
+  libhttp-parser-dev nginx
+  tinyproxy
   curl
 )
 

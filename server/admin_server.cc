@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config/parse.h"
+#include "common/net/listener.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -53,7 +54,18 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
   if (!creds.ok()) return creds.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
+  // same admin port and share its calls: refuse a port in use instead.
+  asio::error_code aec;
+  auto ip = asio::ip::make_address(hp->host, aec);
+  if (!aec && hp->port != 0) {
+    if (auto ec = net::ProbeListen({ip, hp->port})) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on admin address ", address, ": ", ec.message()));
+    }
+  }
   grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   builder.AddListeningPort(address, *creds, &port);
   builder.RegisterService(service);

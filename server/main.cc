@@ -7,17 +7,20 @@
 #include <thread>
 #include <vector>
 
-#include "asio/co_spawn.hpp"
 #include "asio/io_context.hpp"
 #include "asio/post.hpp"
 #include "asio/signal_set.hpp"
 #include "common/config/parse.h"
 #include "common/config/server_config.h"
 #include "common/log/log.h"
+#include "common/net/spawn.h"
+#include "common/process/grpc_log.h"
 #include "common/process/startup.h"
+#include "common/runtime/worker_pool.h"
 #include "server/admin/admin_service.h"
 #include "server/admin/metrics.h"
 #include "server/admin_server.h"
+#include "server/config_defaults.h"
 #include "server/hooks/make_dispatcher.h"
 #include "server/server.h"
 
@@ -25,6 +28,7 @@ namespace {
 
 using reitunnel::config::v1::ServerConfig;
 namespace rlog = reitunnel::log;
+namespace rs = reitunnel::server;
 
 int Fail(int code, const std::string& msg) {
   std::cerr << "reitunneld: " << msg << "\n";
@@ -41,8 +45,13 @@ int main(int argc, char** argv) {
   }
   auto cfg = reitunnel::config::LoadServerConfig(args);
   if (!cfg.ok()) return Fail(2, std::string(cfg.status().message()));
+  rs::FillDataPlaneDefaults(&*cfg);
 
   reitunnel::process::Setup(cfg->log());
+  reitunnel::process::RouteGrpcLogs();
+  for (const std::string& w : reitunnel::config::ServerConfigWarnings(*cfg)) {
+    rlog::Warn("config_warning", w);
+  }
 
   reitunnel::net::SslCtxPtr tls;
   if (!cfg->tls().cert_file().empty()) {
@@ -57,88 +66,102 @@ int main(int argc, char** argv) {
   auto bind_addr = asio::ip::make_address(cfg->public_bind_addr(), ec);
   if (ec) return Fail(2, "--public-bind-addr: not an IP address");
 
-  if (auto st = reitunnel::server::NormalizeHookConfig(&*cfg); !st.ok()) {
-    return Fail(2, std::string(st.message()));
-  }
+  if (auto st = rs::NormalizeHookConfig(&*cfg); !st.ok()) return Fail(2, std::string(st.message()));
 
-  asio::io_context io(1);
-  auto hooks = reitunnel::server::MakeHookDispatcher(io.get_executor(), *cfg);
+  // The control loop (this thread): start-up, signals, drain, the hook
+  // dispatcher, admin event watchers. The data plane runs on the workers.
+  asio::io_context control(1);
+  reitunnel::runtime::WorkerPool workers(static_cast<int>(cfg->workers()), "rt-worker");
+  auto hooks = rs::MakeHookDispatcher(control.get_executor(), *cfg);
   if (!hooks.ok()) return Fail(2, std::string(hooks.status().message()));
-  reitunnel::server::Server server(
-      io, *cfg, std::move(tls), reitunnel::server::PortAllocator(bind_addr, range->low, range->high),
-      std::move(*hooks));
+  rs::Server server(control.get_executor(), workers, *cfg, std::move(tls), bind_addr, range->low,
+                    range->high, std::move(*hooks));
 
   // The admin token defaults to the agent token only when none is set.
   std::string admin_token =
       cfg->admin_api().token().empty() ? cfg->token() : cfg->admin_api().token();
-  reitunnel::server::AdminService admin_service(
-      server, io,
-      reitunnel::server::AdminAuth(admin_token, !cfg->admin_api().client_ca_file().empty()));
-  auto admin = reitunnel::server::AdminServer::Start(cfg->admin(), cfg->admin_api(), &admin_service);
+  rs::AdminService admin_service(
+      server, control.get_executor(),
+      rs::AdminAuth(admin_token, !cfg->admin_api().client_ca_file().empty()));
+  auto admin = rs::AdminServer::Start(cfg->admin(), cfg->admin_api(), &admin_service);
   if (!admin.ok()) return Fail(1, std::string(admin.status().message()));
   rlog::Info("admin_listener_ready", "admin API listening",
              {{"addr", (*admin)->address()}, {"tls", !cfg->admin_api().cert_file().empty()}});
-  std::unique_ptr<reitunnel::server::MetricsEndpoint> metrics;
+  std::unique_ptr<rs::MetricsEndpoint> metrics;
   if (!cfg->metrics().empty()) {
-    auto m = reitunnel::server::MetricsEndpoint::Start(cfg->metrics(), server, io);
+    auto m = rs::MetricsEndpoint::Start(cfg->metrics(), server);
     if (!m.ok()) return Fail(1, std::string(m.status().message()));
     metrics = std::move(*m);
     rlog::Info("metrics_listener_ready", "metrics listening",
                {{"addr", metrics->address()}, {"path", "/metrics"}});
   }
   admin_service.set_addresses({(*admin)->address(), metrics ? metrics->address() : ""});
-  // Not ready for probes until OnServerStart allowed and agents can connect.
+  // Not ready for probes until hooks answered, OnServerStart allowed and
+  // agents can connect; not ready while a worker is wedged or draining.
   (*admin)->SetServing(false);
+  bool ready = false;
+  bool draining = false;
+  server.set_on_health_change([&](bool healthy) {
+    (*admin)->SetServing(ready && healthy && !draining);
+  });
 
+  workers.Start();
   int exit_code = 0;
-  // Admin handlers finish on the io thread, so the admin server is shut down
-  // from a helper thread while the loop still runs, then the loop stops.
+  // Admin handlers may finish on any thread, so the admin server is shut
+  // down from a helper thread while the loops still run, then they stop.
   std::thread admin_stopper;
   auto stop_all = [&] {
     if (admin_stopper.joinable()) return;
     admin_stopper = std::thread([&] {
       (*admin)->Shutdown();
-      asio::post(io, [&io] { io.stop(); });
+      asio::post(control, [&control] { control.stop(); });
     });
   };
 
-  // OnServerStart runs before anything listens for agents.
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        if (auto st = co_await server.CheckServerStart(); !st.ok()) {
-          rlog::Error("start_denied", std::string(st.message()));
-          std::cerr << "reitunneld: " << st.message() << "\n";
-          exit_code = 1;
-          stop_all();
-          co_return;
-        }
-        // Serving first, so that anyone who saw "agent_listener_ready" also
-        // sees a SERVING health check.
-        (*admin)->SetServing(true);
-        if (auto st = server.Start(); !st.ok()) {
-          (*admin)->SetServing(false);
-          std::cerr << "reitunneld: " << st.message() << "\n";
-          exit_code = 1;
-          stop_all();
-        }
-      },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
+  auto startup = [&]() -> asio::awaitable<void> {
+    if (auto st = co_await server.PrepareHooks(); !st.ok()) {
+      rlog::Error("start_failed", std::string(st.message()));
+      std::cerr << "reitunneld: " << st.message() << "\n";
+      exit_code = st.code() == absl::StatusCode::kFailedPrecondition ? 2 : 1;
+      stop_all();
+      co_return;
+    }
+    if (auto st = co_await server.CheckServerStart(); !st.ok()) {
+      rlog::Error("start_denied", std::string(st.message()));
+      std::cerr << "reitunneld: " << st.message() << "\n";
+      exit_code = 1;
+      stop_all();
+      co_return;
+    }
+    if (auto st = server.Start(); !st.ok()) {
+      std::cerr << "reitunneld: " << st.message() << "\n";
+      exit_code = 1;
+      stop_all();
+      co_return;
+    }
+    ready = true;
+    (*admin)->SetServing(server.data_plane_healthy() && !draining);
+    rlog::Info("server_ready", "ready", {{"agent_addr", server.listen_addr()}});
+  };
+  reitunnel::net::Spawn(control.get_executor(), startup(), "startup");
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& e, int sig) {
     if (e) return;
     rlog::Info("signal", "signal received, draining", {{"signal", sig}});
+    draining = true;
     (*admin)->SetServing(false);
+    if (!ready) {
+      stop_all();
+      return;
+    }
     server.Shutdown(stop_all);
     // A second signal skips the drain.
-    signals.async_wait([&io](const asio::error_code& e2, int) {
-      if (!e2) io.stop();
+    signals.async_wait([&control](const asio::error_code& e2, int) {
+      if (!e2) control.stop();
     });
   });
-  io.run();
+  control.run();
   // Exiting anyway: a late SIGTERM must not replace the exit code. (clear()
   // first: asio restores the default disposition when it lets go.)
   asio::error_code ignored;
@@ -147,5 +170,9 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, SIG_IGN);
   if (admin_stopper.joinable()) admin_stopper.join();
   metrics.reset();
+  workers.Stop();
+  workers.Join();
+  // Pending coroutines go while the server they refer to still exists.
+  workers.Shutdown();
   return exit_code;
 }

@@ -2,72 +2,109 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/experimental/as_tuple.hpp"
+#include "asio/post.hpp"
 #include "asio/use_awaitable.hpp"
 #include "common/config/parse.h"
 #include "common/log/log.h"
-#include "common/net/frame_io.h"
 #include "common/net/spawn.h"
-#include "common/version.h"
-#include "common/wire/auth.h"
-#include "common/wire/frame.h"
-#include "server/agent_session.h"
-#include "server/tunnel.h"
+#include "common/runtime/worker_pool.h"
+#include "server/handshake/handshake.h"
+#include "server/health/watchdog.h"
 #include "server/hooks/hook_dispatcher.h"
+#include "server/listener/agent_listener.h"
+#include "server/session/agent_session.h"
 
 namespace reitunnel::server {
 
-using asio::ip::tcp;
+using asio::experimental::as_tuple;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Bounded so a flood of half-open handshakes cannot exhaust memory or fds
-// that established agents need.
-constexpr size_t kMaxHandshakesInFlight = 1024;
+AdmissionLimits MakeAdmissionLimits(const config::v1::ServerLimits& l) {
+  AdmissionLimits a;
+  a.max_pending = l.max_pending_handshakes();
+  a.max_pending_per_source = l.max_pending_handshakes_per_source();
+  a.reserved_for_known = l.reserved_handshakes();
+  return a;
+}
+
+AuthThrottleOptions MakeThrottleOptions(const config::v1::ServerLimits& l) {
+  AuthThrottleOptions o;
+  o.max_failures = l.auth_failures_before_block();
+  o.first_block = std::chrono::milliseconds(l.auth_block_ms());
+  return o;
+}
 
 }  // namespace
 
-Server::Server(asio::io_context& io, config::v1::ServerConfig cfg, net::SslCtxPtr tls,
-               PortAllocator ports, std::unique_ptr<HookDispatcher> hooks)
-    : io_(io),
+Server::Server(asio::any_io_executor control, runtime::WorkerPool& workers,
+               config::v1::ServerConfig cfg, net::SslCtxPtr tls,
+               asio::ip::address public_bind_addr, uint16_t port_low, uint16_t port_high,
+               std::unique_ptr<HookDispatcher> hooks)
+    : control_(control),
+      workers_(workers),
       cfg_(std::move(cfg)),
-      tls_(std::move(tls)),
-      ports_(ports),
+      tls_(tls ? std::make_unique<TlsContext>(std::move(tls)) : nullptr),
+      ports_(public_bind_addr, port_low, port_high),
       hooks_(std::move(hooks)),
-      flush_timer_(io),
-      acceptor_(io) {}
+      admission_(MakeAdmissionLimits(cfg_.limits())),
+      throttle_(MakeThrottleOptions(cfg_.limits())),
+      auth_(cfg_.token()),
+      housekeeping_(control),
+      wake_(control) {
+  settings_.max_tunnels_per_agent = cfg_.limits().max_tunnels_per_agent();
+  settings_.data_pool_size = cfg_.limits().data_pool_size();
+  settings_.max_visitors_per_tunnel = cfg_.limits().max_visitors_per_tunnel();
+  settings_.heartbeat_interval = std::chrono::milliseconds(cfg_.timeouts().heartbeat_interval_ms());
+  settings_.idle_timeout = std::chrono::milliseconds(cfg_.timeouts().idle_ms());
+  settings_.data_connection_timeout =
+      std::chrono::milliseconds(cfg_.timeouts().data_connection_ms());
+}
 
 Server::~Server() = default;
 
-asio::awaitable<absl::Status> Server::CheckServerStart() {
-  if (!hooks_ || !hooks_->Subscribed(HookEvent::kServerStart)) co_return absl::OkStatus();
-  HookDecision d = co_await hooks_->Decide(HookEvent::kServerStart, hook::v1::ServerStartRequest());
-  if (!d.allowed) {
-    co_return absl::PermissionDeniedError(absl::StrCat("start vetoed by hook: ", d.reason));
+std::string Server::instance_id() const {
+  return hooks_ ? hooks_->server_info().instance_id() : "";
+}
+
+asio::awaitable<absl::Status> Server::PrepareHooks() {
+  if (!hooks_ || hooks_->empty()) co_return absl::OkStatus();
+  auto wait = std::chrono::milliseconds(cfg_.hook_settings().startup_wait_ms());
+  log::Info("hooks_waiting", "waiting for hooks to answer",
+            {{"hooks", cfg_.hooks_size()}, {"max_wait_ms", static_cast<long long>(wait.count())}});
+  std::vector<std::string> unreachable;
+  absl::Status st = co_await hooks_->WaitUntilReady(wait, &unreachable);
+  if (!st.ok()) co_return st;
+  for (const auto& name : unreachable) {
+    if (hooks_->Subscribed(HookEvent::kServerStart) &&
+        hooks_->FailsClosed(name, HookEvent::kServerStart)) {
+      co_return absl::UnavailableError(absl::StrCat(
+          "hook ", name, " did not answer within ", wait.count(),
+          " ms; it must approve the start (server_start, fail_closed), so the server stops"));
+    }
+    log::Warn("hook_unreachable",
+              "hook did not answer at start; its failure policy decides until it does",
+              {{"hook", name}});
   }
+  hooks_->Start();
   co_return absl::OkStatus();
 }
 
-void Server::ReportError(const std::string& component, const std::string& message,
-                         const std::string& remote_addr) {
-  if (!hooks_) return;
-  hook::v1::ErrorEvent err;
-  err.set_component(component);
-  err.set_message(message);
-  (*err.mutable_metadata())["remote_addr"] = remote_addr;
-  hooks_->Notify(HookEvent::kError, std::move(err));
-}
-
-asio::awaitable<void> Server::FlushLoop() {
-  // Counters live in each relay and are only read here, on the same thread:
-  // the hot path pays nothing but its own increments.
-  for (;;) {
-    flush_timer_.expires_after(hooks_->flush_interval());
-    auto [ec] = co_await flush_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    std::vector<hook::v1::TunnelTraffic> traffic;
-    for (auto& [_, s] : sessions_) s->CollectTraffic(&traffic);
-    hooks_->PublishTraffic(std::move(traffic));
+asio::awaitable<absl::Status> Server::CheckServerStart() {
+  if (!hooks_ || !hooks_->Subscribed(HookEvent::kServerStart)) co_return absl::OkStatus();
+  HookDecision d =
+      co_await hooks_->Decide(HookEvent::kServerStart, hook::v1::ServerStartRequest());
+  if (d.kind == HookDecision::Kind::kDeny) {
+    co_return absl::PermissionDeniedError(absl::StrCat("start vetoed by hook: ", d.reason));
   }
+  if (d.kind == HookDecision::Kind::kUnavailable) {
+    co_return absl::UnavailableError(
+        absl::StrCat("OnServerStart could not be decided (", d.reason,
+                     "); the hook fails closed, so the server stops"));
+  }
+  co_return absl::OkStatus();
 }
 
 absl::Status Server::Start() {
@@ -76,7 +113,8 @@ absl::Status Server::Start() {
   asio::error_code ec;
   auto addr = asio::ip::make_address(hp->host, ec);
   if (ec) {
-    tcp::resolver resolver(io_);
+    asio::io_context resolve_io;
+    asio::ip::tcp::resolver resolver(resolve_io);
     auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
     if (ec || results.empty()) {
       return absl::InvalidArgumentError(
@@ -84,283 +122,163 @@ absl::Status Server::Start() {
     }
     addr = results.begin()->endpoint().address();
   }
-  tcp::endpoint ep(addr, hp->port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", cfg_.listen(), ": ", ec.message()));
+  HandshakeEnv env;
+  env.cfg = &cfg_;
+  env.tls = tls_.get();
+  env.auth = &auth_;
+  env.throttle = &throttle_;
+  env.rejects = &rejects_;
+  env.session.workers = &workers_;
+  env.session.registry = &registry_;
+  env.session.ports = &ports_;
+  env.session.hooks = hooks_.get();
+  env.session.bans = &bans_;
+  env.session.active = &active_;
+  env.session.draining = &draining_;
+  env.session.settings = &settings_;
+  env.features = {"framed_relay"};
+  listener_ = std::make_unique<AgentListener>(std::move(env), &admission_);
+  if (auto st = listener_->Listen({addr, hp->port}); !st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("cannot listen for agents on ", cfg_.listen(),
+                                                ": ", st.message()));
   }
-  auto local = acceptor_.local_endpoint();
-  if (hooks_) hooks_->set_listen_addr(absl::StrCat(local.address().to_string(), ":", local.port()));
+  if (hooks_) hooks_->set_listen_addr(listener_->address());
+  watchdog_ = std::make_unique<Watchdog>(
+      control_, workers_, std::chrono::milliseconds(1000),
+      std::chrono::milliseconds(cfg_.timeouts().watchdog_ms()), [this](bool healthy) {
+        if (on_health_change_) on_health_change_(healthy);
+      });
+  watchdog_->Start();
+  net::Spawn(control_, Housekeeping(), "housekeeping");
   log::Info("agent_listener_ready", "listening for agents",
-            {{"addr", absl::StrCat(local.address().to_string(), ":", local.port())},
+            {{"addr", listener_->address()},
              {"tls", tls_ != nullptr},
+             {"workers", workers_.size()},
              {"public_ports", ports_.RangeString()}});
-  net::Spawn(io_, AcceptLoop(), "agent_accept");
-  if (hooks_ && hooks_->Subscribed(HookEvent::kData)) net::Spawn(io_, FlushLoop(), "data_flush");
   return absl::OkStatus();
 }
 
-tcp::endpoint Server::agent_endpoint() const { return acceptor_.local_endpoint(); }
-
-void Server::AddClosedTotals(const TunnelTotals& t) {
-  closed_bytes_in_ += t.bytes_in;
-  closed_bytes_out_ += t.bytes_out;
-}
+bool Server::data_plane_healthy() const { return !watchdog_ || watchdog_->healthy(); }
 
 std::string Server::listen_addr() const {
-  asio::error_code ec;
-  auto ep = acceptor_.local_endpoint(ec);
-  if (ec) return cfg_.listen();
-  return absl::StrCat(ep.address().to_string(), ":", ep.port());
+  return listener_ ? listener_->address() : cfg_.listen();
 }
 
-void Server::RemoveSession(const std::string& client_id) { sessions_.erase(client_id); }
-
-asio::awaitable<void> Server::AcceptLoop() {
+asio::awaitable<void> Server::Housekeeping() {
   for (;;) {
-    auto [ec, socket] =
-        co_await acceptor_.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
-    if (!acceptor_.is_open()) co_return;
-    if (ec) {
-      log::Warn("agent_accept_failed", "accepting a connection failed", {{"error", ec.message()}});
-      asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
-      co_await backoff.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      continue;
-    }
-    if (handshakes_in_flight_ >= kMaxHandshakesInFlight) {
-      log::Warn("connection_rejected", "too many handshakes in progress",
-                {{"remote_addr", net::PeerString(socket)}, {"reason", "handshake limit"}});
-      continue;
-    }
-    net::Spawn(io_, HandleConnection(std::move(socket)), "agent_connection");
+    housekeeping_.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await housekeeping_.async_wait(as_tuple(use_awaitable));
+    if (ec) co_return;
+    rejects_.Flush();
   }
 }
 
-asio::awaitable<void> Server::HandleConnection(tcp::socket socket) {
-  auto conn = std::make_shared<net::Conn>(std::move(socket));
-  const std::string remote = conn->peer();
-  ++handshakes_in_flight_;
-  struct Release {
-    size_t& n;
-    ~Release() { --n; }
-  } release{handshakes_in_flight_};
-
-  // Every wait has a timer: a peer that stalls anywhere in the handshake is
-  // cut off when it fires.
-  bool timed_out = false;
-  asio::steady_timer deadline(io_, std::chrono::milliseconds(cfg_.timeouts().handshake_ms()));
-  deadline.async_wait([&timed_out, conn](const asio::error_code& ec) {
-    if (ec) return;
-    timed_out = true;
-    conn->Close();
+void Server::Kick(const std::string& client_id, const std::string& reason,
+                  std::chrono::seconds ban, std::function<void(grpc::Status)> done) {
+  auto entry = registry_.Find(client_id);
+  if (!entry) {
+    done(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("no client with id \"", client_id.substr(0, 64), "\"")));
+    return;
+  }
+  if (ban.count() > 0) {
+    Ban b;
+    b.identity = AgentIdentity(entry->info);
+    b.reason = reason;
+    b.until = std::chrono::system_clock::now() + ban;
+    bans_.Add(b);
+    log::Info("agent_banned", "agent banned",
+              {{"identity", b.identity}, {"seconds", static_cast<long long>(ban.count())},
+               {"reason", reason}});
+  }
+  asio::post(entry->home, [entry, reason, done = std::move(done)] {
+    if (auto s = entry->session.lock()) s->Close(reason, /*reconnect=*/false);
+    done(grpc::Status::OK);
   });
-
-  auto reject = [&](const std::string& reason) {
-    log::Warn("connection_rejected", "connection rejected",
-              {{"remote_addr", remote}, {"reason", reason}});
-    ReportError("agent_listener", absl::StrCat("connection rejected: ", reason), remote);
-  };
-  auto refuse = [&](wire::v1::RefusalCode code, const std::string& reason)
-      -> asio::awaitable<void> {
-    reject(reason);
-    wire::v1::Frame f;
-    f.mutable_refused()->set_code(code);
-    f.mutable_refused()->set_reason(reason);
-    try {
-      co_await net::WriteFrame(*conn, f);
-    } catch (...) {
-    }
-    conn->Close();
-  };
-
-  try {
-    if (tls_) co_await conn->TlsAccept(tls_.get());
-    std::string nonce = wire::RandomBytes(wire::kNonceSize);
-    wire::v1::Frame challenge;
-    challenge.mutable_challenge()->set_nonce(nonce);
-    challenge.mutable_challenge()->set_server_version(kVersion);
-    co_await net::WriteFrame(*conn, challenge);
-
-    wire::v1::Frame frame = co_await net::ReadFrame(*conn);
-    if (frame.msg_case() != wire::v1::Frame::kHello) {
-      co_await refuse(wire::v1::REFUSAL_CODE_BAD_REQUEST,
-                      absl::StrCat("expected hello, got ", wire::MessageName(frame)));
-      co_return;
-    }
-    const wire::v1::Hello& hello = frame.hello();
-
-    if (hello.kind() == wire::v1::CONNECTION_KIND_DATA) {
-      auto it = sessions_.find(hello.client_id());
-      std::string expected;
-      if (it != sessions_.end()) {
-        expected = wire::HandshakeMac(it->second->session_key(), wire::v1::CONNECTION_KIND_DATA,
-                                      nonce, hello.client_id());
-      }
-      if (expected.empty()) {
-        // Usually an agent's pool connection racing its own session's end;
-        // not worth a warning, but still refused.
-        log::Info("connection_rejected", "connection rejected",
-                  {{"remote_addr", remote},
-                   {"reason", "data connection for an unknown or ended session"}});
-        wire::v1::Frame f;
-        f.mutable_refused()->set_code(wire::v1::REFUSAL_CODE_AUTH_FAILED);
-        f.mutable_refused()->set_reason("unknown or ended session");
-        try {
-          co_await net::WriteFrame(*conn, f);
-        } catch (...) {
-        }
-        conn->Close();
-        co_return;
-      }
-      if (!wire::ConstantTimeEquals(hello.mac(), expected)) {
-        co_await refuse(wire::v1::REFUSAL_CODE_AUTH_FAILED,
-                        "data connection authentication failed");
-        co_return;
-      }
-      wire::v1::Frame ready;
-      ready.mutable_data_ready();
-      co_await net::WriteFrame(*conn, ready);
-      deadline.cancel();
-      if (timed_out) co_return;
-      // The session may have ended while we wrote.
-      it = sessions_.find(hello.client_id());
-      if (it == sessions_.end()) co_return;
-      it->second->AddDataConn(conn);
-      co_return;
-    }
-
-    if (hello.kind() != wire::v1::CONNECTION_KIND_CONTROL) {
-      co_await refuse(wire::v1::REFUSAL_CODE_BAD_REQUEST, "unknown connection kind");
-      co_return;
-    }
-    std::string expected =
-        wire::HandshakeMac(cfg_.token(), wire::v1::CONNECTION_KIND_CONTROL, nonce, "");
-    if (!wire::ConstantTimeEquals(hello.mac(), expected)) {
-      co_await refuse(wire::v1::REFUSAL_CODE_AUTH_FAILED,
-                      "authentication failed: the agent's token does not match the server's");
-      co_return;
-    }
-    if (draining_) {
-      co_await refuse(wire::v1::REFUSAL_CODE_UNAVAILABLE, "server is shutting down");
-      co_return;
-    }
-    if (sessions_.size() >= cfg_.limits().max_agents()) {
-      co_await refuse(wire::v1::REFUSAL_CODE_LIMIT, "server has reached its agent limit");
-      co_return;
-    }
-    AgentInfo info;
-    info.client_id = wire::RandomId(8);
-    info.remote_addr = remote;
-    info.agent_version = hello.agent_version().substr(0, 64);
-    size_t label_bytes = 0;
-    for (const auto& [k, v] : hello.labels()) {
-      label_bytes += k.size() + v.size();
-      if (label_bytes > 4096) break;
-      info.labels[k] = v;
-    }
-
-    // Policy hooks see the authenticated agent before it may open tunnels.
-    if (hooks_ && hooks_->Subscribed(HookEvent::kClientConnect)) {
-      hook::v1::ClientConnectRequest req;
-      req.set_client_id(info.client_id);
-      auto& md = *req.mutable_metadata();
-      md["remote_addr"] = info.remote_addr;
-      md["agent_version"] = info.agent_version;
-      md["client_id"] = info.client_id;
-      for (const auto& [k, v] : info.labels) md["label." + k] = v;
-      HookDecision d = co_await hooks_->Decide(HookEvent::kClientConnect, std::move(req));
-      if (timed_out) co_return;
-      if (!d.allowed) {
-        log::Warn("agent_denied", "agent denied by policy",
-                  {{"remote_addr", remote}, {"client_id", info.client_id}, {"reason", d.reason}});
-        wire::v1::Frame f;
-        f.mutable_refused()->set_code(wire::v1::REFUSAL_CODE_DENIED);
-        f.mutable_refused()->set_reason(d.reason);
-        co_await net::WriteFrame(*conn, f);
-        conn->Close();
-        co_return;
-      }
-    }
-    std::string session_nonce = wire::RandomBytes(wire::kNonceSize);
-    std::string session_key = wire::DeriveSessionKey(cfg_.token(), session_nonce, info.client_id);
-
-    wire::v1::Frame welcome;
-    auto* w = welcome.mutable_welcome();
-    w->set_client_id(info.client_id);
-    w->set_session_nonce(session_nonce);
-    w->set_data_pool_size(cfg_.limits().data_pool_size());
-    w->set_heartbeat_interval_ms(cfg_.timeouts().heartbeat_interval_ms());
-    w->set_idle_timeout_ms(cfg_.timeouts().idle_ms());
-    // From here the session owns the agent: even if the welcome cannot be
-    // written, Run() sees the dead socket and reports the disconnect, so
-    // hooks get OnClientDisconnect for every allowed OnClientConnect.
-    deadline.cancel();
-    auto session = std::make_shared<AgentSession>(*this, info, session_key, conn);
-    sessions_[info.client_id] = session;
-    try {
-      co_await net::WriteFrame(*conn, welcome);
-    } catch (const std::system_error&) {
-      conn->Close();
-    }
-    co_await session->Run();
-  } catch (const net::ProtocolError& e) {
-    // Best effort: tell the peer why, then close.
-    reject(e.what());
-    conn->Close();
-  } catch (const std::system_error& e) {
-    if (timed_out) {
-      reject("handshake timeout");
-    } else {
-      reject(absl::StrCat("connection failed during handshake: ", e.what()));
-    }
-    conn->Close();
-  }
 }
 
-size_t Server::ActiveVisitors() const {
-  size_t n = 0;
-  for (auto& [_, s] : sessions_) n += s->active_visitors();
-  return n;
+void Server::CloseTunnel(const std::string& tunnel_id, const std::string& reason,
+                         std::chrono::seconds ban, std::function<void(grpc::Status)> done) {
+  std::shared_ptr<SessionEntry> entry;
+  auto tunnel = registry_.FindTunnel(tunnel_id, &entry);
+  auto not_found = [&] {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no tunnel with id \"", tunnel_id.substr(0, 64), "\""));
+  };
+  if (!tunnel) {
+    done(not_found());
+    return;
+  }
+  if (ban.count() > 0) {
+    Ban b;
+    b.identity = AgentIdentity(entry->info);
+    b.tunnel_name = tunnel->info().name;
+    b.reason = reason;
+    b.until = std::chrono::system_clock::now() + ban;
+    bans_.Add(b);
+    log::Info("tunnel_banned", "tunnel banned",
+              {{"identity", b.identity}, {"name", b.tunnel_name},
+               {"seconds", static_cast<long long>(ban.count())}, {"reason", reason}});
+  }
+  auto run = [](std::shared_ptr<SessionEntry> entry, std::string tunnel_id, std::string reason,
+                std::function<void(grpc::Status)> done,
+                grpc::Status not_found) -> asio::awaitable<void> {
+    auto s = entry->session.lock();
+    bool found = s && co_await s->CloseTunnel(tunnel_id, reason);
+    done(found ? grpc::Status::OK : not_found);
+  };
+  net::Spawn(entry->home, run(entry, tunnel_id, reason, std::move(done), not_found()),
+             "admin_close_tunnel");
 }
 
 void Server::Shutdown(std::function<void()> done) {
-  if (draining_) return;
-  draining_ = true;
+  if (draining_.exchange(true)) return;
   log::Info("shutdown_started", "shutting down: no new agents or visitors",
-            {{"agents", sessions_.size()}, {"drain_ms", cfg_.timeouts().drain_ms()}});
-  asio::error_code ec;
-  acceptor_.close(ec);
-  for (auto& [_, s] : sessions_) s->StopAccepting();
-  net::Spawn(io_, Drain(std::move(done)), "drain");
+            {{"agents", registry_.size()}, {"drain_ms", cfg_.timeouts().drain_ms()}});
+  if (listener_) listener_->Close();
+  for (const auto& v : registry_.Snapshot()) {
+    auto entry = v.entry;
+    asio::post(entry->home, [entry] {
+      if (auto s = entry->session.lock()) s->StopAccepting();
+    });
+  }
+  net::Spawn(control_, Drain(std::move(done)), "drain");
 }
 
 asio::awaitable<void> Server::Drain(std::function<void()> done) {
-  auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.timeouts().drain_ms());
-  asio::steady_timer tick(io_);
-  while (ActiveVisitors() > 0 && std::chrono::steady_clock::now() < deadline) {
-    tick.expires_after(std::chrono::milliseconds(50));
-    co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.timeouts().drain_ms());
+  // Wait for the last visitor (or the deadline), woken by the data plane.
+  auto control = control_;
+  active_.NotifyWhenIdle([this, control] { asio::post(control, [this] { wake_.cancel(); }); });
+  while (active_.count() > 0 && Clock::now() < deadline) {
+    wake_.expires_at(deadline);
+    co_await wake_.async_wait(as_tuple(use_awaitable));
   }
-  size_t cut = ActiveVisitors();
-  // Copy: Close() leads to RemoveSession() once each session's Run() unwinds.
-  auto sessions = sessions_;
-  for (auto& [_, s] : sessions) s->Close("server shutting down", /*reconnect=*/true);
-  // Let sessions finish their teardown (logs, OnTunnelClose later) before
-  // the caller stops the loop.
-  while (!sessions_.empty()) {
-    tick.expires_after(std::chrono::milliseconds(10));
-    co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  size_t cut = active_.count();
+  registry_.SetOnEmpty([this, control] { asio::post(control, [this] { wake_.cancel(); }); });
+  for (const auto& v : registry_.Snapshot()) {
+    auto entry = v.entry;
+    asio::post(entry->home, [entry] {
+      if (auto s = entry->session.lock()) s->Close("server shutting down", /*reconnect=*/true);
+    });
   }
-  flush_timer_.cancel();
+  // Sessions finish their teardown (exact totals, OnTunnelClose) before the
+  // loop stops; bounded in case a worker is wedged.
+  auto hard = Clock::now() + std::chrono::seconds(5);
+  while (registry_.size() > 0 && Clock::now() < hard) {
+    wake_.expires_at(hard);
+    co_await wake_.async_wait(as_tuple(use_awaitable));
+  }
+  if (watchdog_) watchdog_->Stop();
+  housekeeping_.cancel();
+  rejects_.Flush(/*force=*/true);
   if (hooks_) {
     hook::v1::ServerStopRequest stop;
     stop.set_reason("signal");
     hooks_->Notify(HookEvent::kServerStop, std::move(stop));
+    // Let posted notifications (this one, the sessions' last ones) reach
+    // the queues before the dispatcher drains them.
+    co_await asio::post(control_, use_awaitable);
     co_await hooks_->Shutdown(std::chrono::seconds(3));
   }
   log::Info("shutdown_complete", "shutdown complete", {{"visitors_cut", cut}});

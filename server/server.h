@@ -1,95 +1,121 @@
 #pragma once
 
-// The tunnel server's data plane: the agent listener, the handshake, and the
-// registry of agent sessions. Runs on one io_context thread.
+// The tunnel server's data plane, assembled: the worker threads, the agent
+// listener, the session registry, admission and brute-force throttling,
+// bans, ports, hooks, the watchdog, and graceful shutdown. The control
+// executor (main thread) runs start-up, drain, the hook dispatcher and
+// periodic housekeeping; sessions and relays run on the workers.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "asio/awaitable.hpp"
 #include "asio/io_context.hpp"
-#include "asio/ip/tcp.hpp"
 #include "asio/steady_timer.hpp"
-#include "common/net/conn.h"
 #include "common/net/tls.h"
+#include "grpcpp/support/status.h"
 #include "reitunnel/config/v1/server.pb.h"
-#include "server/port_allocator.h"
+#include "server/auth/auth_throttle.h"
+#include "server/auth/authenticator.h"
+#include "server/auth/tls_context.h"
+#include "server/listener/admission.h"
+#include "server/listener/reject_log.h"
+#include "server/ports/port_allocator.h"
+#include "server/registry/bans.h"
+#include "server/registry/session_registry.h"
+#include "server/session/active_visitors.h"
+#include "server/session/session_deps.h"
+
+namespace reitunnel::runtime {
+class WorkerPool;
+}
 
 namespace reitunnel::server {
 
-class AgentSession;
+class AgentListener;
 class HookDispatcher;
-struct TunnelTotals;
+class Watchdog;
 
 class Server {
  public:
-  // `cfg` has defaults filled in and is validated. `tls` and `hooks` may be
-  // null; `hooks` must live on `io`.
-  Server(asio::io_context& io, config::v1::ServerConfig cfg, net::SslCtxPtr tls,
-         PortAllocator ports, std::unique_ptr<HookDispatcher> hooks);
+  // `cfg` has defaults filled in and is validated; `tls` and `hooks` may be
+  // null; `hooks` runs on `control`.
+  Server(asio::any_io_executor control, runtime::WorkerPool& workers,
+         config::v1::ServerConfig cfg, net::SslCtxPtr tls, asio::ip::address public_bind_addr,
+         uint16_t port_low, uint16_t port_high, std::unique_ptr<HookDispatcher> hooks);
   ~Server();
 
-  // Asks the hooks (OnServerStart); a denial or, under fail_closed, an
-  // unreachable hook is returned as an error with the reason.
+  // Start-up, on the control executor, in this order:
+  // Waits (bounded by hook_settings.startup_wait_ms) for every hook to
+  // answer Describe; fails on a configuration error (a hook lacks an event
+  // it is explicitly subscribed to) or when an unreachable hook would have
+  // to decide OnServerStart and fails closed.
+  asio::awaitable<absl::Status> PrepareHooks();
+  // OnServerStart: a denial (or a failure-policy refusal) is an error.
   asio::awaitable<absl::Status> CheckServerStart();
   // Binds the agent listener and starts accepting.
   absl::Status Start();
-  asio::ip::tcp::endpoint agent_endpoint() const;
 
   // Graceful shutdown: stop accepting agents and visitors, tell agents, wait
   // for active visitors up to the drain time, close everything, then call
-  // `done` on the io_context.
+  // `done` on the control executor.
   void Shutdown(std::function<void()> done);
 
-  // For sessions.
-  asio::io_context& io() { return io_; }
-  asio::any_io_executor executor() { return io_.get_executor(); }
+  // Called on the control executor whenever the watchdog's verdict changes.
+  void set_on_health_change(std::function<void(bool)> f) { on_health_change_ = std::move(f); }
+  bool data_plane_healthy() const;
+
+  // Admin actions, from any thread; `done` runs on some worker or control.
+  // `ban` > 0 also bans the agent (kick) or the tunnel name (close).
+  void Kick(const std::string& client_id, const std::string& reason, std::chrono::seconds ban,
+            std::function<void(grpc::Status)> done);
+  void CloseTunnel(const std::string& tunnel_id, const std::string& reason,
+                   std::chrono::seconds ban, std::function<void(grpc::Status)> done);
+
+  // Read-only views for admin and metrics, any thread.
   const config::v1::ServerConfig& config() const { return cfg_; }
-  const PortAllocator& ports() const { return ports_; }
-  bool draining() const { return draining_; }
-  std::chrono::milliseconds idle_timeout() const {
-    return std::chrono::milliseconds(cfg_.timeouts().idle_ms());
-  }
-  void RemoveSession(const std::string& client_id);
+  SessionRegistry& registry() { return registry_; }
+  Bans& bans() { return bans_; }
   HookDispatcher* hooks() { return hooks_.get(); }
-  // Logs nothing itself; forwards to hooks subscribed to "error".
-  void ReportError(const std::string& component, const std::string& message,
-                   const std::string& remote_addr);
-  const std::unordered_map<std::string, std::shared_ptr<AgentSession>>& sessions() const {
-    return sessions_;
-  }
-  // Totals of tunnels already closed, so server-wide byte counters are
-  // monotonic.
-  void AddClosedTotals(const TunnelTotals& t);
-  uint64_t closed_bytes_in() const { return closed_bytes_in_; }
-  uint64_t closed_bytes_out() const { return closed_bytes_out_; }
+  PortAllocator& ports() { return ports_; }
+  AuthThrottle& throttle() { return throttle_; }
+  RejectLog& rejects() { return rejects_; }
+  ActiveVisitors& active_visitors() { return active_; }
+  runtime::WorkerPool& workers() { return workers_; }
+  bool draining() const { return draining_.load(); }
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
   std::string listen_addr() const;
+  std::string instance_id() const;
 
  private:
-  asio::awaitable<void> AcceptLoop();
-  asio::awaitable<void> HandleConnection(asio::ip::tcp::socket socket);
   asio::awaitable<void> Drain(std::function<void()> done);
-  asio::awaitable<void> FlushLoop();
-  size_t ActiveVisitors() const;
+  asio::awaitable<void> Housekeeping();
 
-  asio::io_context& io_;
+  asio::any_io_executor control_;
+  runtime::WorkerPool& workers_;
   config::v1::ServerConfig cfg_;
-  net::SslCtxPtr tls_;
+  std::unique_ptr<TlsContext> tls_;
   PortAllocator ports_;
   std::unique_ptr<HookDispatcher> hooks_;
-  asio::steady_timer flush_timer_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::unordered_map<std::string, std::shared_ptr<AgentSession>> sessions_;
-  size_t handshakes_in_flight_ = 0;
-  uint64_t closed_bytes_in_ = 0;
-  uint64_t closed_bytes_out_ = 0;
+  SessionRegistry registry_;
+  Bans bans_;
+  Admission admission_;
+  AuthThrottle throttle_;
+  RejectLog rejects_;
+  Authenticator auth_;
+  ActiveVisitors active_;
+  std::atomic<bool> draining_{false};
+  SessionSettings settings_;
+  std::unique_ptr<AgentListener> listener_;
+  std::unique_ptr<Watchdog> watchdog_;
+  std::function<void(bool)> on_health_change_;
+  asio::steady_timer housekeeping_;
+  asio::steady_timer wake_;  // drain waits here
   std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
-  bool draining_ = false;
 };
 
 }  // namespace reitunnel::server

@@ -10,6 +10,7 @@
 #include "common/config/load_util.h"
 #include "common/config/parse.h"
 #include "common/config/yaml_proto.h"
+#include "google/protobuf/stubs/common.h"
 
 namespace reitunnel::config {
 namespace {
@@ -126,7 +127,14 @@ absl::Status ResolveLabels(const FlagSet& fs, const internal::Origins& origins, 
       return absl::InvalidArgumentError(
           absl::StrCat("--label: key ", internal::Quote(key), " given more than once"));
     }
-    (*cfg->mutable_labels())[key] = spec.substr(eq + 1);
+    // Labels travel in the Hello frame, whose proto3 strings must be UTF-8.
+    const std::string value = spec.substr(eq + 1);
+    if (!google::protobuf::internal::IsStructurallyValidUTF8(value.data(),
+                                                             static_cast<int>(value.size()))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--label=", key, "=...: the value is not valid UTF-8 text"));
+    }
+    (*cfg->mutable_labels())[key] = value;
   }
   return absl::OkStatus();
 }
@@ -177,6 +185,11 @@ absl::Status ResolveTls(const FlagSet& fs, const internal::Origins& origins, Age
 }  // namespace
 
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args) {
+  return LoadAgentConfig(args, ReadConfigFile);
+}
+
+absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args,
+                                            ConfigFileReader read) {
   FlagSet fs = AgentFlags();
   if (absl::Status st = fs.Parse(args); !st.ok()) return st;
 
@@ -185,7 +198,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
   if (fs.IsSet("config")) {
     path = fs.GetString("config");
     if (path.empty()) return absl::InvalidArgumentError("--config needs a file name");
-    if (absl::Status st = LoadYamlFile(path, &cfg); !st.ok()) return st;
+    if (absl::Status st = LoadYamlFile(path, &cfg, read); !st.ok()) return st;
   }
   const internal::Origins origins(fs, path);
 
@@ -203,7 +216,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
   if (server->port == 0) {
     return origins.Error("server", "server", cfg.server(), true, "port must be from 1 to 65535");
   }
-  if (absl::Status st = internal::CheckToken(cfg.token()); !st.ok()) return st;
+  if (absl::Status st = internal::CheckToken(cfg.token(), fs, origins); !st.ok()) return st;
   if (absl::Status st = ResolveTunnels(fs, origins, &cfg); !st.ok()) return st;
   if (absl::Status st = ResolveLabels(fs, origins, &cfg); !st.ok()) return st;
   if (absl::Status st = ResolveTls(fs, origins, &cfg, *server); !st.ok()) return st;
@@ -217,6 +230,12 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
                      r.max_backoff_ms(), ")"));
   }
   return cfg;
+}
+
+std::vector<std::string> AgentConfigWarnings(const AgentConfig& cfg) {
+  std::vector<std::string> out;
+  if (auto w = internal::WeakTokenWarning("the token", cfg.token())) out.push_back(*std::move(w));
+  return out;
 }
 
 std::string AgentUsage() {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/config/config_file.h"
 #include "reitunnel/config/v1/agent.pb.h"
 
 namespace reitunnel::config {
@@ -18,6 +19,14 @@ namespace reitunnel::config {
 // never contains the token; --help/--version are the caller's.
 absl::StatusOr<reitunnel::config::v1::AgentConfig> LoadAgentConfig(
     const std::vector<std::string>& args);
+// The same with the --config file read by `read` (tests, fuzzers).
+absl::StatusOr<reitunnel::config::v1::AgentConfig> LoadAgentConfig(
+    const std::vector<std::string>& args, ConfigFileReader read);
+
+// Problems worth a warning but not a refusal (a token too short to be
+// secret), one line each, never containing a secret. reitunnel logs each
+// once at start, after configuring the logger.
+std::vector<std::string> AgentConfigWarnings(const reitunnel::config::v1::AgentConfig& cfg);
 
 // The full --help text for reitunnel, ending in a newline.
 std::string AgentUsage();

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
@@ -51,12 +52,39 @@ absl::Status ResolveToken(const FlagSet& flags, std::string* token) {
   return absl::OkStatus();
 }
 
-absl::Status CheckToken(const std::string& token) {
+absl::Status CheckToken(const std::string& token, const FlagSet& flags, const Origins& origins) {
   if (token.empty()) {
     return Invalid(
         absl::StrCat("missing --token (or token: in the config file, or ", kTokenEnv, ")"));
   }
-  return absl::OkStatus();
+  return CheckTokenLength(token, kToken, flags, origins);
+}
+
+absl::Status CheckTokenLength(const std::string& token, const SecretSetting& setting,
+                              const FlagSet& flags, const Origins& origins) {
+  if (token.size() <= kMaxTokenBytes) return absl::OkStatus();
+  const std::string problem =
+      absl::StrCat("too long (", token.size(), " bytes; at most ", kMaxTokenBytes, ")");
+  // The same precedence as the resolution: flag, then environment, then file.
+  if (flags.IsSet(setting.flag)) return Invalid(absl::StrCat("--", std::string(setting.flag), ": ", problem));
+  if (const char* env = std::getenv(setting.env); env != nullptr && *env != '\0') {
+    return Invalid(absl::StrCat(setting.env, ": ", problem));
+  }
+  return origins.FileError(setting.key, problem);
+}
+
+std::optional<std::string> WeakTokenWarning(std::string_view what, const std::string& token) {
+  constexpr char kAdvice[] =
+      "use at least 16 random bytes (e.g. openssl rand -hex 16) so that it cannot be guessed";
+  static_assert(kMinTokenBytes == 16, "kAdvice says 16");
+  if (token.empty()) return std::nullopt;  // missing: an error elsewhere, or a default
+  bool blank = true;
+  for (char c : token) blank = blank && absl::ascii_isspace(static_cast<unsigned char>(c));
+  if (blank) return absl::StrCat(std::string(what), " is only whitespace: ", kAdvice);
+  if (token.size() < kMinTokenBytes) {
+    return absl::StrCat(std::string(what), " is only ", token.size(), " bytes long: ", kAdvice);
+  }
+  return std::nullopt;
 }
 
 absl::Status ResolveLog(const FlagSet& flags, const Origins& origins,

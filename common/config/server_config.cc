@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config/flags.h"
-#include "common/config/hook_events.h"
+#include "common/hooks/events.h"
 #include "common/config/load_util.h"
 #include "common/config/parse.h"
 #include "common/config/yaml_proto.h"
@@ -21,15 +21,6 @@ namespace {
 
 using reitunnel::config::v1::HookConfig;
 using reitunnel::config::v1::ServerConfig;
-
-constexpr const auto& kHookEvents = kHookEventNames;
-constexpr char kHookEventList[] =
-    "expected server_start, server_stop, client_connect, client_disconnect, tunnel_open, "
-    "tunnel_close, data, error, visitor_connect or visitor_disconnect";
-
-bool IsVisitorEvent(std::string_view e) {
-  return e == "visitor_connect" || e == "visitor_disconnect";
-}
 
 FlagSet ServerFlags() {
   FlagSet fs;
@@ -87,18 +78,15 @@ void FillDefaults(ServerConfig* cfg) {
 // (flag hooks carry just a name and an address), so errors use file paths.
 absl::Status ResolveHookDetails(const internal::Origins& origins, int i, HookConfig* hook) {
   const std::string at = absl::StrCat("hooks[", i, "]");
-  if (hook->events().empty()) {
-    // Visitor events fire per connection: too hot to subscribe by default.
-    for (std::string_view e : kHookEvents) {
-      if (!IsVisitorEvent(e)) hook->add_events(std::string(e));
-    }
-  }
+  // An empty list stays empty: it means the default events (all but the
+  // per-visitor ones), narrowed to what the hook says it implements.
   std::set<std::string> seen;
   for (int j = 0; j < hook->events_size(); ++j) {
     const std::string& e = hook->events(j);
     const std::string ev_at = absl::StrCat(at, ".events[", j, "]");
-    if (std::find(std::begin(kHookEvents), std::end(kHookEvents), e) == std::end(kHookEvents)) {
-      return origins.FileError(ev_at, absl::StrCat("unknown hook event (", kHookEventList, ")"));
+    if (!hooks::FindHookEvent(e)) {
+      return origins.FileError(
+          ev_at, absl::StrCat("unknown hook event (expected ", std::string(hooks::kHookEventList), ")"));
     }
     if (!seen.insert(e).second) return origins.FileError(ev_at, "event listed twice");
   }
@@ -185,7 +173,12 @@ absl::Status Validate(const FlagSet& fs, const internal::Origins& origins, Serve
     return origins.Error("admin", "admin", cfg->admin(), true,
                          absl::StrCat("same address as ", origins.Name("listen", "listen")));
   }
-  if (absl::Status st = internal::CheckToken(cfg->token()); !st.ok()) return st;
+  if (absl::Status st = internal::CheckToken(cfg->token(), fs, origins); !st.ok()) return st;
+  if (absl::Status st =
+          internal::CheckTokenLength(cfg->admin_api().token(), internal::kAdminToken, fs, origins);
+      !st.ok()) {
+    return st;
+  }
   if (!cfg->metrics().empty()) {
     if (absl::StatusOr<HostPort> m = ParseHostPort(cfg->metrics()); !m.ok()) {
       return origins.Error("metrics", "metrics", cfg->metrics(), true, m.status().message());
@@ -250,6 +243,11 @@ absl::Status Validate(const FlagSet& fs, const internal::Origins& origins, Serve
 }  // namespace
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& args) {
+  return LoadServerConfig(args, ReadConfigFile);
+}
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& args,
+                                              ConfigFileReader read) {
   FlagSet fs = ServerFlags();
   if (absl::Status st = fs.Parse(args); !st.ok()) return st;
 
@@ -258,7 +256,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& ar
   if (fs.IsSet("config")) {
     path = fs.GetString("config");
     if (path.empty()) return absl::InvalidArgumentError("--config needs a file name");
-    if (absl::Status st = LoadYamlFile(path, &cfg); !st.ok()) return st;
+    if (absl::Status st = LoadYamlFile(path, &cfg, read); !st.ok()) return st;
   }
   const internal::Origins origins(fs, path);
 
@@ -274,7 +272,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& ar
   }
   if (fs.IsSet("admin-token")) {
     cfg.mutable_admin_api()->set_token(fs.GetString("admin-token"));
-  } else if (const char* env = std::getenv("REITUNNEL_ADMIN_TOKEN"); env && *env) {
+  } else if (const char* env = std::getenv(internal::kAdminTokenEnv); env && *env) {
     cfg.mutable_admin_api()->set_token(env);
   }
   if (fs.IsSet("admin-tls-cert")) cfg.mutable_admin_api()->set_cert_file(fs.GetString("admin-tls-cert"));
@@ -288,6 +286,16 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& ar
   FillDefaults(&cfg);
   if (absl::Status st = Validate(fs, origins, &cfg); !st.ok()) return st;
   return cfg;
+}
+
+std::vector<std::string> ServerConfigWarnings(const ServerConfig& cfg) {
+  std::vector<std::string> out;
+  if (auto w = internal::WeakTokenWarning("the token", cfg.token())) out.push_back(*std::move(w));
+  // An empty admin token means "the token": judged above already.
+  if (auto w = internal::WeakTokenWarning("the admin token", cfg.admin_api().token())) {
+    out.push_back(*std::move(w));
+  }
+  return out;
 }
 
 std::string ServerUsage() {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/config/config_file.h"
 #include "reitunnel/config/v1/server.pb.h"
 
 namespace reitunnel::config {
@@ -18,6 +19,14 @@ namespace reitunnel::config {
 // that never contains the token; --help/--version are the caller's.
 absl::StatusOr<reitunnel::config::v1::ServerConfig> LoadServerConfig(
     const std::vector<std::string>& args);
+// The same with the --config file read by `read` (tests, fuzzers).
+absl::StatusOr<reitunnel::config::v1::ServerConfig> LoadServerConfig(
+    const std::vector<std::string>& args, ConfigFileReader read);
+
+// Problems worth a warning but not a refusal (a token too short to be
+// secret), one line each, never containing a secret. reitunneld logs each
+// once at start, after configuring the logger.
+std::vector<std::string> ServerConfigWarnings(const reitunnel::config::v1::ServerConfig& cfg);
 
 // The full --help text for reitunneld, ending in a newline.
 std::string ServerUsage();

@@ -1,14 +1,8 @@
 #include "common/config/yaml_proto.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <set>
@@ -18,9 +12,12 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
+#include "common/config/yaml_syntax.h"
+#include "google/protobuf/stubs/common.h"
 #include "yaml-cpp/yaml.h"
 
 namespace reitunnel::config {
@@ -33,12 +30,19 @@ using google::protobuf::Message;
 using google::protobuf::OneofDescriptor;
 using google::protobuf::Reflection;
 
-// Config files are small; the cap keeps a mistaken path (a log, a disk image)
-// from being slurped into memory.
-constexpr off_t kMaxFileBytes = 4 << 20;
+bool IsUtf8(const std::string& s);
+
+// Keys appear in error paths as typed, unless they hold control characters
+// or bytes that are not UTF-8: those are escaped and quoted, so a key can
+// never break the one-line message (or forge a log line) nor carry raw bytes.
+std::string ShownKey(const std::string& key) {
+  bool plain = IsUtf8(key);
+  for (unsigned char c : key) plain = plain && c >= 0x20 && c != 0x7f;
+  return plain ? key : absl::StrCat("\"", absl::CEscape(key), "\"");
+}
 
 std::string Child(const std::string& path, const std::string& key) {
-  return path.empty() ? key : absl::StrCat(path, ".", key);
+  return path.empty() ? ShownKey(key) : absl::StrCat(path, ".", ShownKey(key));
 }
 
 absl::Status PathError(const std::string& path, std::string_view what) {
@@ -133,12 +137,21 @@ DoubleResult ParseDoubleText(const std::string& text, double* out) {
   return DoubleResult::kOk;
 }
 
+// protobuf's own check, so that what loads here also serializes.
+bool IsUtf8(const std::string& s) {
+  return google::protobuf::internal::IsStructurallyValidUTF8(s.data(), static_cast<int>(s.size()));
+}
+
 class Converter {
  public:
   // Stores `node` into `field` of `msg` (appending when the field is
   // repeated). `node` is one value, never the whole sequence.
   absl::Status Store(const YAML::Node& node, Message* msg, const FieldDescriptor* f,
                      const std::string& path) {
+    if (++values_ > kMaxYamlValues) {
+      return PathError(path, absl::StrCat("more than ", kMaxYamlValues,
+                                          " values (aliases count each time they are used)"));
+    }
     const Reflection* r = msg->GetReflection();
     const bool rep = f->is_repeated();
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -149,6 +162,12 @@ class Converter {
     const std::string& text = node.Scalar();
     switch (f->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
+        // proto3 strings are UTF-8: anything else fails to serialize (the
+        // admin API, the agent's Hello) and cannot be shown back as YAML;
+        // yaml-cpp passes bytes through unchecked.
+        if (f->type() == FieldDescriptor::TYPE_STRING && !IsUtf8(text)) {
+          return PathError(path, "not valid UTF-8 text");
+        }
         rep ? r->AddString(msg, f, text) : r->SetString(msg, f, text);
         return absl::OkStatus();
       case FieldDescriptor::CPPTYPE_BOOL: {
@@ -243,6 +262,8 @@ class Converter {
   }
 
  private:
+  int values_ = 0;  // Store() calls so far, against kMaxYamlValues
+
   absl::Status CheckInt(IntResult res, const FieldDescriptor* f, const std::string& path) {
     switch (res) {
       case IntResult::kOk:
@@ -294,6 +315,8 @@ class Converter {
     for (const auto& kv : node) {
       if (!kv.first.IsScalar()) return PathError(path, "keys must be plain strings");
       const std::string& key = kv.first.Scalar();
+      // Checked before the key becomes part of a path in a message.
+      if (!IsUtf8(key)) return PathError(path, "a key is not valid UTF-8 text");
       const std::string sub = Child(path, key);
       if (!seen.insert(key).second) return PathError(sub, "duplicate key");
       Message* entry = r->AddMessage(msg, f);
@@ -307,93 +330,34 @@ class Converter {
   }
 };
 
-// yaml-cpp appends offending input to a few messages ("unknown escape
-// character: x"); the input may be a secret, so keep only the description.
-std::string SyntaxDescription(const std::string& msg) {
-  const std::size_t colon = msg.find(':');
-  return colon == std::string::npos ? msg : msg.substr(0, colon);
-}
-
 // `source` is the file name, or empty for in-memory text.
 absl::Status Parse(std::string_view yaml, Message* msg, const std::string& source) {
   auto prefixed = [&source](const absl::Status& s) {
     if (s.ok() || source.empty()) return s;
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", std::string(s.message())));
   };
-  std::vector<YAML::Node> docs;
+  // Also guarantees at most one document: YAML::Load reads only the first.
+  if (absl::Status s = internal::CheckYamlSyntax(yaml, source); !s.ok()) return s;
+  YAML::Node root;
   try {
-    docs = YAML::LoadAll(std::string(yaml));
+    root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    const std::string what = absl::StrCat("invalid YAML: ", SyntaxDescription(e.msg));
-    if (e.mark.is_null()) return prefixed(absl::InvalidArgumentError(what));
-    const int line = e.mark.line + 1;
-    const int column = e.mark.column + 1;
-    if (source.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", line, ", column ", column, ": ", what));
-    }
-    return absl::InvalidArgumentError(absl::StrCat(source, ":", line, ":", column, ": ", what));
-  }
-  if (docs.size() > 1) {
-    return prefixed(absl::InvalidArgumentError("expected a single YAML document, found several"));
+    return internal::YamlSyntaxError(source, e.mark, e.msg);
   }
   std::unique_ptr<Message> scratch(msg->New());
-  if (!docs.empty()) {
-    const YAML::Node& root = docs.front();
-    if (!root.IsNull() && !root.IsMap()) {
-      return prefixed(absl::InvalidArgumentError("expected a map of settings at the top level"));
+  if (!root.IsNull() && !root.IsMap()) {
+    return prefixed(absl::InvalidArgumentError("expected a map of settings at the top level"));
+  }
+  try {
+    if (absl::Status s = Converter().FillMessage(root, scratch.get(), ""); !s.ok()) {
+      return prefixed(s);
     }
-    try {
-      if (absl::Status s = Converter().FillMessage(root, scratch.get(), ""); !s.ok()) {
-        return prefixed(s);
-      }
-    } catch (const YAML::Exception& e) {
-      // Not expected after a successful load; reported rather than thrown so
-      // a config problem can never take the process down.
-      return prefixed(
-          absl::InvalidArgumentError(absl::StrCat("invalid YAML: ", SyntaxDescription(e.msg))));
-    }
+  } catch (const YAML::Exception& e) {
+    // Not expected after a successful load; reported rather than thrown so
+    // a config problem can never take the process down.
+    return internal::YamlSyntaxError(source, YAML::Mark::null_mark(), e.msg);
   }
   msg->CopyFrom(*scratch);
-  return absl::OkStatus();
-}
-
-absl::Status ReadFile(const std::string& path, std::string* out) {
-  auto fail = [&path](int err) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read: ", std::strerror(err)));
-  };
-  if (path.empty()) return absl::InvalidArgumentError("empty config file name");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return fail(err);
-  }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return fail(EISDIR);
-  }
-  out->clear();
-  char buf[16384];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return fail(err);
-    }
-    if (n == 0) break;
-    out->append(buf, static_cast<std::size_t>(n));
-    if (static_cast<off_t>(out->size()) > kMaxFileBytes) {
-      ::close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": file too large for a config file (over ", kMaxFileBytes, " bytes)"));
-    }
-  }
-  ::close(fd);
   return absl::OkStatus();
 }
 
@@ -404,8 +368,13 @@ absl::Status YamlToProto(std::string_view yaml, google::protobuf::Message* msg) 
 }
 
 absl::Status LoadYamlFile(const std::string& path, google::protobuf::Message* msg) {
+  return LoadYamlFile(path, msg, ReadConfigFile);
+}
+
+absl::Status LoadYamlFile(const std::string& path, google::protobuf::Message* msg,
+                          ConfigFileReader read) {
   std::string text;
-  if (absl::Status s = ReadFile(path, &text); !s.ok()) return s;
+  if (absl::Status s = read(path, &text); !s.ok()) return s;
   return Parse(text, msg, path);
 }
 

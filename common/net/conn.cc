@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <unistd.h>
+
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -45,6 +47,32 @@ const std::string& Conn::peer() const {
 Conn::Conn(tcp::socket socket) : socket_(std::move(socket)) {
   asio::error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
+}
+
+Conn::Conn(tcp::socket socket, std::string peer) : socket_(std::move(socket)), peer_(std::move(peer)) {
+  asio::error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+}
+
+Conn::Conn(Adopt, tcp::socket socket, SSL* ssl, std::string peer)
+    : socket_(std::move(socket)), ssl_(ssl), peer_(std::move(peer)) {}
+
+std::shared_ptr<Conn> Conn::MoveTo(const asio::any_io_executor& ex) {
+  asio::error_code ec;
+  auto protocol = socket_.local_endpoint(ec).protocol();
+  if (ec) throw std::system_error(ec);
+  std::string peer = this->peer();
+  int fd = socket_.release(ec);
+  if (ec) throw std::system_error(ec);
+  tcp::socket moved(ex);
+  moved.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    throw std::system_error(ec);
+  }
+  SSL* ssl = ssl_;
+  ssl_ = nullptr;
+  return std::shared_ptr<Conn>(new Conn(Adopt{}, std::move(moved), ssl, std::move(peer)));
 }
 
 Conn::~Conn() {

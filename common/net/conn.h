@@ -22,6 +22,8 @@ using asio::ip::tcp;
 class Conn : public transport::Stream {
  public:
   explicit Conn(tcp::socket socket);
+  // `peer` already known (from accept), so no getpeername() is needed.
+  Conn(tcp::socket socket, std::string peer);
   ~Conn() override;
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
@@ -54,10 +56,18 @@ class Conn : public transport::Stream {
   // Computed on first use: most data connections never need it.
   const std::string& peer() const override;
 
+  // Hands the connection over to another executor (another worker's loop):
+  // the fd and any TLS state move, this object is left closed. Nothing may
+  // be pending on it. The result must only be used on `ex`.
+  std::shared_ptr<Conn> MoveTo(const asio::any_io_executor& ex);
+
  private:
   asio::awaitable<void> TlsHandshake(bool server);
   // Waits for whatever OpenSSL asked for after `ret`; throws on hard errors.
   asio::awaitable<void> WaitForSsl(int ret, const char* op);
+
+  struct Adopt {};
+  Conn(Adopt, tcp::socket socket, SSL* ssl, std::string peer);
 
   tcp::socket socket_;
   SSL* ssl_ = nullptr;

@@ -4,40 +4,46 @@
 
 #include "asio/connect.hpp"
 #include "asio/experimental/as_tuple.hpp"
-#include "asio/experimental/awaitable_operators.hpp"
-#include "asio/steady_timer.hpp"
 #include "asio/this_coro.hpp"
 #include "asio/use_awaitable.hpp"
+#include "common/net/deadline.h"
 
 namespace reitunnel::net {
 
-using namespace asio::experimental::awaitable_operators;
+using asio::experimental::as_tuple;
 using asio::ip::tcp;
 
 asio::awaitable<tcp::socket> Dial(const std::string& host, uint16_t port,
                                   std::chrono::milliseconds timeout) {
   auto ex = co_await asio::this_coro::executor;
   tcp::socket socket(ex);
-  asio::steady_timer timer(ex, timeout);
-  auto connect = [&]() -> asio::awaitable<void> {
-    // IP literals (the common case for local services) skip the resolver,
-    // which would hop to asio's resolver thread and back per connection.
-    asio::error_code ec;
-    auto addr = asio::ip::make_address(host, ec);
+  tcp::resolver resolver(ex);
+  // The deadline cancels whatever is pending; the operation itself reports
+  // its own failure (refused, unreachable) the moment it happens.
+  Deadline deadline(ex, timeout, [&socket, &resolver] {
+    resolver.cancel();
+    asio::error_code ignored;
+    socket.close(ignored);
+  });
+  asio::error_code ec;
+  // IP literals (the common case for local services) skip the resolver,
+  // which would hop to asio's resolver thread and back per connection.
+  auto addr = asio::ip::make_address(host, ec);
+  if (!ec) {
+    std::tie(ec) =
+        co_await socket.async_connect(tcp::endpoint(addr, port), as_tuple(asio::use_awaitable));
+  } else {
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(host, std::to_string(port), as_tuple(asio::use_awaitable));
+    ec = rec;
     if (!ec) {
-      co_await socket.async_connect(tcp::endpoint(addr, port), asio::use_awaitable);
-      co_return;
+      tcp::endpoint ep;
+      std::tie(ec, ep) =
+          co_await asio::async_connect(socket, endpoints, as_tuple(asio::use_awaitable));
     }
-    tcp::resolver resolver(ex);
-    auto endpoints = co_await resolver.async_resolve(host, std::to_string(port),
-                                                     asio::use_awaitable);
-    co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
-  };
-  // as_tuple: the losing timer is cancelled on every successful connect, and
-  // an exception per connection would be pure overhead.
-  auto result =
-      co_await (connect() || timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable)));
-  if (result.index() == 1) throw std::system_error(asio::error::timed_out);
+  }
+  if (deadline.expired()) throw std::system_error(asio::error::timed_out);
+  if (ec) throw std::system_error(ec);
   co_return std::move(socket);
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 
-// Frames over a Conn: a reader that validates before allocating, and a writer
-// that serializes concurrent senders onto one outstanding write.
+// Frames over a Stream: a reader that validates before allocating, and a
+// writer that serializes concurrent senders onto one outstanding write with
+// a bounded queue.
 
+#include <cstddef>
 #include <deque>
 #include <memory>
 #include <stdexcept>
@@ -10,7 +12,9 @@
 
 #include "asio/any_io_executor.hpp"
 #include "asio/awaitable.hpp"
-#include "common/net/conn.h"
+#include "asio/steady_timer.hpp"
+#include "common/net/buffered_stream.h"
+#include "common/transport/stream.h"
 #include "reitunnel/wire/v1/wire.pb.h"
 
 namespace reitunnel::net {
@@ -21,31 +25,49 @@ class ProtocolError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throws ProtocolError for anything malformed, std::system_error for I/O.
-asio::awaitable<wire::v1::Frame> ReadFrame(Conn& conn);
-asio::awaitable<void> WriteFrame(Conn& conn, const wire::v1::Frame& frame);
+// Throws ProtocolError for anything malformed, std::system_error for I/O
+// (asio::error::eof when the peer closed before a whole frame).
+asio::awaitable<wire::v1::Frame> ReadFrame(transport::Stream& s);
+// One read() per frame in the common case; extra bytes stay buffered.
+asio::awaitable<wire::v1::Frame> ReadFrame(BufferedStream& s);
+asio::awaitable<void> WriteFrame(transport::Stream& s, const wire::v1::Frame& frame);
 
-// Queues frames and writes them in order, one write at a time, so that any
-// coroutine on the connection's executor may send without awaiting.
+// Queues frames and writes them in order, one write at a time, so any
+// coroutine on the stream's executor may send without awaiting. The queue is
+// bounded: a peer that stops reading cannot make us buffer without limit.
 class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
  public:
-  FrameWriter(asio::any_io_executor ex, std::shared_ptr<Conn> conn)
-      : ex_(std::move(ex)), conn_(std::move(conn)) {}
+  // Past this many queued bytes Send() refuses and the connection is
+  // closed: the peer has stopped reading (counted by the caller through
+  // overflowed()).
+  static constexpr size_t kDefaultMaxQueuedBytes = 1 << 20;
 
-  void Send(const wire::v1::Frame& frame);
-  // Closes the connection once everything queued has been written.
+  FrameWriter(asio::any_io_executor ex, std::shared_ptr<transport::Stream> stream,
+              size_t max_queued_bytes = kDefaultMaxQueuedBytes);
+
+  // False when the frame was not queued (queue full: the stream is closed;
+  // or the writer already failed).
+  bool Send(const wire::v1::Frame& frame);
+  // Closes the stream once everything queued has been written.
   void CloseWhenDrained();
-  // Bytes queued but not yet written; lets callers notice a stuck peer.
   size_t queued_bytes() const { return queued_bytes_; }
+  bool overflowed() const { return overflowed_; }
+  // Backpressure for readers: returns once fewer than `low_water` bytes are
+  // queued (or the writer failed).
+  asio::awaitable<void> WaitBelow(size_t low_water);
 
  private:
   asio::awaitable<void> Drain();
 
   asio::any_io_executor ex_;
-  std::shared_ptr<Conn> conn_;
+  std::shared_ptr<transport::Stream> stream_;
+  size_t max_queued_bytes_;
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
+  asio::steady_timer drained_;  // cancelled whenever the queue shrinks
   bool writing_ = false;
+  bool failed_ = false;
+  bool overflowed_ = false;
   bool close_when_drained_ = false;
 };
 

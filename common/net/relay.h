@@ -1,30 +1,53 @@
 #pragma once
 
-// Bidirectional byte relay between two connections, honouring half-close:
-// when one side finishes sending, the other side's send direction is shut
-// and the opposite direction keeps flowing until it finishes too.
+// Relays between a plain TCP connection (a visitor on the server, the local
+// service on the agent) and a data connection to the other side.
 //
-// Plain TCP on both sides relays with splice(2) through a pipe, so bytes never
-// enter user space; TLS on either side falls back to a buffered copy.
+// Two shapes:
+//  - FramedRelay (framed_relay.h): the data connection carries chunks and an
+//    in-band end of stream per direction, so it survives the visitor and goes
+//    back to the pool. Used with agents that announce it in Hello.
+//  - Relay (here): the data connection carries raw bytes and half-close is
+//    the connection's own FIN; it is closed afterwards. Used with older
+//    agents.
+// Both honour half-close: when one side finishes sending, the other side's
+// send direction is shut and the opposite direction keeps flowing. Plain TCP
+// on both ends moves bytes with splice(2); TLS or WebSocket copies.
 
 #include <cstdint>
 
 #include "asio/awaitable.hpp"
 #include "common/net/conn.h"
+#include "common/net/counter.h"
 
 namespace reitunnel::net {
 
+// Written by the relay's thread only; readable from any thread, so live
+// totals need no lock and no hop to the relay's worker.
 struct RelayCounters {
-  uint64_t a_to_b = 0;
-  uint64_t b_to_a = 0;
-  // Reads that moved bytes, per direction ("data events" for hooks).
-  uint64_t a_to_b_events = 0;
-  uint64_t b_to_a_events = 0;
+  Counter plain_to_link;  // bytes
+  Counter link_to_plain;
+  Counter plain_to_link_events;  // reads that moved bytes ("data events")
+  Counter link_to_plain_events;
 };
 
-// Returns when both directions are done or either side fails; then both
-// connections are closed. `counters` is updated as bytes move (it must outlive
-// the relay) so live totals can be read while the relay runs.
-asio::awaitable<void> Relay(Conn& a, Conn& b, RelayCounters* counters);
+// Up to two counter sets updated together (e.g. the visitor's and its
+// tunnel's share on this worker); null entries are skipped.
+struct RelaySinks {
+  RelayCounters* a = nullptr;
+  RelayCounters* b = nullptr;
+  void ToLink(uint64_t n) const {
+    if (a) a->plain_to_link.Add(n), a->plain_to_link_events.Add(1);
+    if (b) b->plain_to_link.Add(n), b->plain_to_link_events.Add(1);
+  }
+  void FromLink(uint64_t n, uint64_t events) const {
+    if (a) a->link_to_plain.Add(n), a->link_to_plain_events.Add(events);
+    if (b) b->link_to_plain.Add(n), b->link_to_plain_events.Add(events);
+  }
+};
+
+// Raw relay; closes both connections when done. `plain` must be plain TCP;
+// `link` may be TCP or TLS.
+asio::awaitable<void> Relay(Conn& plain, Conn& link, RelaySinks sinks);
 
 }  // namespace reitunnel::net

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common/log/log.h"
+#include "common/process/protobuf_log.h"
 #include "common/version.h"
 
 namespace reitunnel::process {
@@ -32,6 +33,7 @@ void Setup(const config::v1::LogConfig& cfg) {
   log::ParseLevel(cfg.level(), &level);
   log::ParseFormat(cfg.format(), &format);
   log::Configure(level, format);
+  RouteProtobufLogs();
   std::signal(SIGPIPE, SIG_IGN);
   rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -15,7 +15,8 @@ namespace reitunnel::process {
 std::optional<int> HandleInfoFlags(const std::vector<std::string>& args, const char* program,
                                    const std::string& usage);
 
-// Applies the (validated) log config, ignores SIGPIPE (peers vanish; writes
+// Applies the (validated) log config and routes libprotobuf's own log lines
+// through it (RouteProtobufLogs), ignores SIGPIPE (peers vanish; writes
 // report EPIPE instead) and raises the fd soft limit to the hard limit: each
 // visitor costs two sockets, and 1024 would cap a busy tunnel early.
 void Setup(const config::v1::LogConfig& log);

@@ -2,10 +2,22 @@
 
 namespace reitunnel::hookd {
 
-absl::Status Hook::OnServerStart(const ServerStartRequest&) { return Allow(); }
-absl::Status Hook::OnClientConnect(const ClientConnectRequest&) { return Allow(); }
-absl::Status Hook::OnTunnelOpen(const TunnelOpenRequest&) { return Allow(); }
-absl::Status Hook::OnVisitorConnect(const VisitorConnectRequest&) { return Allow(); }
+std::optional<std::vector<std::string>> Hook::ImplementedEvents() const { return std::nullopt; }
+
+// Reached only when a hook lists an event in ImplementedEvents() without
+// overriding its method: no decision, so the server's failure policy applies.
+absl::Status Hook::OnServerStart(const ServerStartRequest&) {
+  return CannotDecide("OnServerStart is not implemented by this hook");
+}
+absl::Status Hook::OnClientConnect(const ClientConnectRequest&) {
+  return CannotDecide("OnClientConnect is not implemented by this hook");
+}
+absl::Status Hook::OnTunnelOpen(const TunnelOpenRequest&) {
+  return CannotDecide("OnTunnelOpen is not implemented by this hook");
+}
+absl::Status Hook::OnVisitorConnect(const VisitorConnectRequest&) {
+  return CannotDecide("OnVisitorConnect is not implemented by this hook");
+}
 
 void Hook::OnServerStop(const ServerStopRequest&) {}
 void Hook::OnClientDisconnect(const ClientDisconnectRequest&) {}

@@ -12,13 +12,18 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "hook_service.h"
+#include "hook_dispatcher.h"
+#include "inline_hook_service.h"
 #include "signal_watcher.h"
+#include "threaded_hook_service.h"
+#include "type_name.h"
 
 namespace reitunnel::hookd {
 namespace {
 
 constexpr char kServiceName[] = "reitunnel.hook.v1.HookService";
+// DescribeResponse.sdk.
+constexpr char kSdk[] = "reitunnel-hookd-cpp/" REITUNNEL_HOOKD_VERSION;
 
 // The server keeps one data stream open per hook for its whole life and may
 // keep it alive with pings; gRPC's default server policy (no pings more often
@@ -81,23 +86,64 @@ absl::Status CheckTcpAddress(const std::string& address, std::string* host) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<EventSet> ParseEventNames(const std::vector<std::string>& names) {
+  EventSet events;
+  for (const std::string& name : names) {
+    std::optional<Event> event = EventFromName(name);
+    if (!event.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown event \"", name, "\""));
+    }
+    events.Add(*event);
+  }
+  return events;
+}
+
 }  // namespace
 
 HookServer::HookServer(HookServerOptions options) : options_(std::move(options)) {}
 
 HookServer::~HookServer() { Shutdown(); }
 
-void HookServer::AddHook(Hook* hook) { hooks_.push_back(hook); }
+void HookServer::AddHookOfType(Hook* hook, EventSet overridden, const std::type_info& static_type) {
+  registrations_.push_back({hook, overridden, &static_type});
+}
 
-void HookServer::AddHook(std::unique_ptr<Hook> hook) {
-  hooks_.push_back(hook.get());
-  owned_hooks_.push_back(std::move(hook));
+absl::StatusOr<std::vector<internal::HookEntry>> HookServer::ResolveHooks() const {
+  std::vector<internal::HookEntry> entries;
+  for (size_t i = 0; i < registrations_.size(); ++i) {
+    const Registration& r = registrations_[i];
+    if (r.hook == nullptr) return absl::InvalidArgumentError("HookServer::AddHook(nullptr)");
+    const std::type_info& dynamic_type = typeid(*r.hook);
+    std::optional<std::vector<std::string>> declared = r.hook->ImplementedEvents();
+    if (declared.has_value()) {
+      absl::StatusOr<EventSet> events = ParseEventNames(*declared);
+      if (!events.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("hook ", i + 1, " (", internal::TypeName(dynamic_type),
+                         "): ImplementedEvents(): ", events.status().message()));
+      }
+      entries.push_back({r.hook, *events});
+    } else if (dynamic_type == *r.static_type) {
+      entries.push_back({r.hook, r.overridden});
+    } else {
+      // Describe must not leave out what the object's own class overrides.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "hook ", i + 1, " is a ", internal::TypeName(dynamic_type), " added as a ",
+          internal::TypeName(*r.static_type),
+          ", so HookServer cannot see which events it overrides: add it by its own type "
+          "(AddHook(&hook), AddHook(std::make_unique<MyHook>())) or override "
+          "ImplementedEvents()"));
+    }
+  }
+  return entries;
 }
 
 absl::Status HookServer::Start() {
   std::lock_guard<std::mutex> lifecycle_lock(lifecycle_mu_);
   if (started_) return absl::FailedPreconditionError("HookServer already started or shut down");
-  if (hooks_.empty()) return absl::InvalidArgumentError("HookServer has no hooks");
+  if (registrations_.empty()) return absl::InvalidArgumentError("HookServer has no hooks");
+  absl::StatusOr<std::vector<internal::HookEntry>> hooks = ResolveHooks();
+  if (!hooks.ok()) return hooks.status();
 
   std::string host;
   const bool unix_socket = IsUnixAddress(options_.address);
@@ -113,7 +159,14 @@ absl::Status HookServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  service_ = std::make_unique<internal::HookServiceImpl>(hooks_, options_.strategy);
+  auto dispatcher = std::make_unique<const internal::HookDispatcher>(
+      *std::move(hooks), options_.strategy, kSdk, options_.name);
+  const EventSet implemented = dispatcher->events();
+  if (options_.execution == Execution::kInline) {
+    service_ = std::make_unique<internal::InlineHookService>(std::move(dispatcher));
+  } else {
+    service_ = std::make_unique<internal::ThreadedHookService>(std::move(dispatcher));
+  }
   grpc::ServerBuilder builder;
   int selected_port = 0;
   builder.AddListeningPort(options_.address, *credentials, &selected_port);
@@ -144,6 +197,7 @@ absl::Status HookServer::Start() {
         absl::StrCat("cannot listen on ", options_.address, " (in use, or not a local address?)"));
   }
   started_ = true;
+  implemented_events_ = implemented;
   if (unix_socket) {
     bound_address_ = options_.address;
   } else {

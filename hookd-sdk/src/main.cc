@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,15 @@ absl::StatusOr<HookServerOptions> ParseServerFlags(int argc, const char* const* 
         return absl::InvalidArgumentError(absl::StrCat("--strategy: unknown strategy \"", value,
                                                        "\" (stop_on_error|collect_and_continue)"));
       }
+    } else if (FlagValue(arg, "execution", &value)) {
+      if (value == "thread_pool") {
+        options.execution = Execution::kThreadPool;
+      } else if (value == "inline") {
+        options.execution = Execution::kInline;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--execution: unknown mode \"", value, "\" (thread_pool|inline)"));
+      }
     } else if (FlagValue(arg, "tls-cert", &value)) {
       options.tls_cert_file = value;
     } else if (FlagValue(arg, "tls-key", &value)) {
@@ -82,6 +92,11 @@ absl::StatusOr<HookServerOptions> ParseServerFlags(int argc, const char* const* 
       options.tls_client_ca_file = value;
     } else if (unparsed != nullptr) {
       unparsed->emplace_back(arg);
+    } else if (arg == "--help" || arg == "-h") {
+      // The program takes no flags of its own, so nobody else can answer.
+      std::printf("usage: %s [flags]\n%s", argc > 0 ? argv[0] : "hook", ServerFlagsHelp().c_str());
+      std::fflush(stdout);
+      std::exit(0);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown argument \"", argv[i], "\""));
     }
@@ -94,6 +109,9 @@ std::string ServerFlagsHelp() {
          "                         [127.0.0.1:7100]\n"
          "  --strategy=NAME        across several hooks: stop_on_error (default) or\n"
          "                         collect_and_continue\n"
+         "  --execution=MODE       where hook code runs: thread_pool (default; hook code\n"
+         "                         may block) or inline (on gRPC's callback thread, lowest\n"
+         "                         latency; hook code must never block)\n"
          "  --tls-cert=FILE        serve TLS with this PEM certificate ...\n"
          "  --tls-key=FILE         ... and key\n"
          "  --tls-client-ca=FILE   require client certificates signed by this CA (mTLS)\n";

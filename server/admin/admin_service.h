@@ -1,12 +1,13 @@
 #pragma once
 
-// reitunnel.admin.v1.AdminService over the gRPC callback API. Handlers never
-// block a gRPC thread: each one posts its work to the data plane's
-// io_context (which owns every session and tunnel) and finishes from there.
+// reitunnel.admin.v1.AdminService over the gRPC callback API. Reads come
+// from the session registry and atomic counters (no hop to the workers, no
+// lock held longer than a map copy); actions are posted to the session's
+// home worker, and the call finishes from there. No handler blocks.
 
 #include <string>
 
-#include "asio/io_context.hpp"
+#include "asio/any_io_executor.hpp"
 #include "reitunnel/admin/v1/admin.grpc.pb.h"
 #include "server/admin/admin_auth.h"
 
@@ -21,7 +22,8 @@ class AdminService final : public admin::v1::AdminService::CallbackService {
     std::string metrics;
   };
 
-  AdminService(Server& server, asio::io_context& io, AdminAuth auth);
+  // `control` runs the event watchers (the hook dispatcher's executor).
+  AdminService(Server& server, asio::any_io_executor control, AdminAuth auth);
   void set_addresses(Addresses a) { addresses_ = std::move(a); }
 
   grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* ctx,
@@ -45,6 +47,12 @@ class AdminService final : public admin::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* CloseTunnel(grpc::CallbackServerContext* ctx,
                                         const admin::v1::CloseTunnelRequest* req,
                                         admin::v1::CloseTunnelResponse* resp) override;
+  grpc::ServerUnaryReactor* ListBans(grpc::CallbackServerContext* ctx,
+                                     const admin::v1::ListBansRequest* req,
+                                     admin::v1::ListBansResponse* resp) override;
+  grpc::ServerUnaryReactor* RemoveBan(grpc::CallbackServerContext* ctx,
+                                      const admin::v1::RemoveBanRequest* req,
+                                      admin::v1::RemoveBanResponse* resp) override;
   grpc::ServerUnaryReactor* ListHooks(grpc::CallbackServerContext* ctx,
                                       const admin::v1::ListHooksRequest* req,
                                       admin::v1::ListHooksResponse* resp) override;
@@ -53,11 +61,12 @@ class AdminService final : public admin::v1::AdminService::CallbackService {
 
  private:
   class EventWatcher;
+  // Checks auth, then finishes with work()'s status.
   template <typename F>
-  grpc::ServerUnaryReactor* OnIo(grpc::CallbackServerContext* ctx, F work);
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, F work);
 
   Server& server_;
-  asio::io_context& io_;
+  asio::any_io_executor control_;
   AdminAuth auth_;
   Addresses addresses_;
 };

@@ -1,17 +1,17 @@
 #include "server/admin/metrics.h"
 
 #include <chrono>
-#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "common/config/parse.h"
 #include "common/version.h"
 #include "prometheus/metric_family.h"
-#include "server/agent_session.h"
+#include "common/net/listener.h"
+#include "common/runtime/worker_pool.h"
 #include "server/hooks/hook_dispatcher.h"
 #include "server/server.h"
-#include "server/tunnel.h"
+#include "server/session/tunnel_core.h"
 
 namespace reitunnel::server {
 
@@ -52,51 +52,65 @@ ClientMetric Value(MetricType type, double v, std::vector<ClientMetric::Label> l
 }  // namespace
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
-  // Snapshot on the data plane's own thread; a stopped loop just yields no
-  // data-plane families.
-  auto promise = std::make_shared<std::promise<DataPlaneSnapshot>>();
-  auto future = promise->get_future();
-  asio::post(io_, [this, promise] {
-    DataPlaneSnapshot s;
-    s.agents = static_cast<double>(server_.sessions().size());
-    s.bytes_in = static_cast<double>(server_.closed_bytes_in());
-    s.bytes_out = static_cast<double>(server_.closed_bytes_out());
-    s.draining = server_.draining();
-    for (const auto& [_, session] : server_.sessions()) {
-      for (const auto& [__, t] : session->tunnels()) {
-        s.tunnels += 1;
-        s.visitors += static_cast<double>(t->active_visitors());
-        TunnelTotals totals = t->Totals();
-        s.bytes_in += static_cast<double>(totals.bytes_in);
-        s.bytes_out += static_cast<double>(totals.bytes_out);
-      }
+  // Everything is read from the registry and atomics: a scrape never waits
+  // for the data plane and the data plane never waits for a scrape.
+  DataPlaneSnapshot s;
+  auto closed = server_.registry().closed_totals();
+  s.bytes_in = static_cast<double>(closed.bytes_in);
+  s.bytes_out = static_cast<double>(closed.bytes_out);
+  s.draining = server_.draining();
+  for (const auto& v : server_.registry().Snapshot()) {
+    s.agents += 1;
+    for (const auto& t : v.tunnels) {
+      TunnelTotals totals = t->Totals();
+      s.tunnels += 1;
+      s.visitors += static_cast<double>(totals.active_visitors());
+      s.bytes_in += static_cast<double>(totals.bytes_in);
+      s.bytes_out += static_cast<double>(totals.bytes_out);
     }
-    promise->set_value(s);
-  });
+  }
 
   std::vector<MetricFamily> out;
   auto info = Family("reitunnel_build_info", "Build information.", MetricType::Gauge);
   info.metric.push_back(Value(MetricType::Gauge, 1, {{"version", kVersion}}));
   out.push_back(std::move(info));
-
-  if (future.wait_for(std::chrono::seconds(2)) == std::future_status::ready) {
-    DataPlaneSnapshot s = future.get();
-    auto gauge = [&](const char* name, const char* help, double v) {
-      auto f = Family(name, help, MetricType::Gauge);
-      f.metric.push_back(Value(MetricType::Gauge, v));
-      out.push_back(std::move(f));
-    };
-    gauge("reitunnel_agents", "Connected agents.", s.agents);
-    gauge("reitunnel_tunnels", "Open tunnels.", s.tunnels);
-    gauge("reitunnel_visitor_connections", "Active visitor connections.", s.visitors);
-    gauge("reitunnel_draining", "1 while the server drains for shutdown.", s.draining ? 1 : 0);
-    auto bytes = Family("reitunnel_bytes_total",
-                        "Bytes relayed; direction in = from visitors, out = to visitors.",
-                        MetricType::Counter);
-    bytes.metric.push_back(Value(MetricType::Counter, s.bytes_in, {{"direction", "in"}}));
-    bytes.metric.push_back(Value(MetricType::Counter, s.bytes_out, {{"direction", "out"}}));
-    out.push_back(std::move(bytes));
-  }
+  auto gauge = [&](const char* name, const char* help, double v) {
+    auto f = Family(name, help, MetricType::Gauge);
+    f.metric.push_back(Value(MetricType::Gauge, v));
+    out.push_back(std::move(f));
+  };
+  auto counter = [&](const char* name, const char* help, double v) {
+    auto f = Family(name, help, MetricType::Counter);
+    f.metric.push_back(Value(MetricType::Counter, v));
+    out.push_back(std::move(f));
+  };
+  gauge("reitunnel_agents", "Connected agents.", s.agents);
+  gauge("reitunnel_tunnels", "Open tunnels.", s.tunnels);
+  gauge("reitunnel_visitor_connections", "Active visitor connections.", s.visitors);
+  gauge("reitunnel_draining", "1 while the server drains for shutdown.", s.draining ? 1 : 0);
+  gauge("reitunnel_workers", "Data-plane worker threads.", server_.workers().size());
+  gauge("reitunnel_data_plane_healthy",
+        "1 while every worker runs its event loop within the watchdog bound.",
+        server_.data_plane_healthy() ? 1 : 0);
+  gauge("reitunnel_public_ports_in_use", "Public ports held by tunnels.",
+        static_cast<double>(server_.ports().reserved()));
+  gauge("reitunnel_public_ports_capacity", "Public ports in the configured range.",
+        static_cast<double>(server_.ports().capacity()));
+  gauge("reitunnel_bans", "Active operator bans.", static_cast<double>(server_.bans().List().size()));
+  counter("reitunnel_auth_failures_total", "Failed agent authentications.",
+          static_cast<double>(server_.throttle().failures()));
+  counter("reitunnel_auth_throttled_total",
+          "Connections refused because their address failed to authenticate too often.",
+          static_cast<double>(server_.throttle().refused()));
+  counter("reitunnel_connections_rejected_total",
+          "Agent-port connections rejected (limits, throttling, failed handshakes).",
+          static_cast<double>(server_.rejects().total()));
+  auto bytes = Family("reitunnel_bytes_total",
+                      "Bytes relayed; direction in = from visitors, out = to visitors.",
+                      MetricType::Counter);
+  bytes.metric.push_back(Value(MetricType::Counter, s.bytes_in, {{"direction", "in"}}));
+  bytes.metric.push_back(Value(MetricType::Counter, s.bytes_out, {{"direction", "out"}}));
+  out.push_back(std::move(bytes));
 
   HookDispatcher* hooks = server_.hooks();
   if (!hooks || hooks->empty()) return out;
@@ -170,10 +184,19 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& address,
-                                                                        Server& server,
-                                                                        asio::io_context& io) {
+                                                                        Server& server) {
   auto hp = config::ParseHostPort(address);
   if (!hp.ok()) return hp.status();
+  // civetweb only says "null context when constructing CivetServer" when the
+  // port is taken; say which address and why.
+  asio::error_code aec;
+  auto ip = asio::ip::make_address(hp->host, aec);
+  if (!aec && hp->port != 0) {
+    if (auto ec = net::ProbeListen({ip, hp->port})) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on ", address, ": ", ec.message()));
+    }
+  }
   auto ep = std::unique_ptr<MetricsEndpoint>(new MetricsEndpoint());
   try {
     // civetweb wants "host:port"; IPv6 in brackets.
@@ -181,7 +204,7 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const st
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
   }
-  ep->collector_ = std::make_shared<MetricsCollector>(server, io);
+  ep->collector_ = std::make_shared<MetricsCollector>(server);
   ep->exposer_->RegisterCollectable(ep->collector_);
   auto ports = ep->exposer_->GetListeningPorts();
   std::string host = hp->host.find(':') != std::string::npos ? absl::StrCat("[", hp->host, "]")

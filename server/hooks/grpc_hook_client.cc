@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
@@ -14,6 +13,25 @@ namespace reitunnel::server {
 
 namespace hv1 = hook::v1;
 
+struct GrpcHookClient::Core {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<hv1::HookService::Stub> stub;
+  std::mutex mu;
+  std::set<grpc::ClientContext*> outstanding;  // guarded by mu
+  std::set<DataStream*> streams;               // guarded by mu; alive until OnDone
+  bool cancelled = false;                      // guarded by mu
+
+  void Track(grpc::ClientContext* ctx) {
+    std::lock_guard<std::mutex> l(mu);
+    outstanding.insert(ctx);
+    if (cancelled) ctx->TryCancel();
+  }
+  void Untrack(grpc::ClientContext* ctx) {
+    std::lock_guard<std::mutex> l(mu);
+    outstanding.erase(ctx);
+  }
+};
+
 namespace {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -24,10 +42,26 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// One unary call: owns what the callback API needs to outlive the call.
+// One blocking decision on the completion queue.
+struct DecideCall : HookCompletionQueue::Tag {
+  std::shared_ptr<GrpcHookClient::Core> core;
+  grpc::ClientContext ctx;
+  hv1::DecisionResponse resp;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<hv1::DecisionResponse>> reader;
+  HookClient::DecisionCallback done;
+
+  void Done(bool) override {
+    core->Untrack(&ctx);
+    done(status, std::move(resp));
+    delete this;
+  }
+};
+
+// One unary call on the callback API: owns what must outlive the call.
 template <typename Req, typename Resp>
 struct UnaryCall {
-  std::unique_ptr<grpc::ClientContext> ctx = std::make_unique<grpc::ClientContext>();
+  grpc::ClientContext ctx;
   Req req;
   Resp resp;
 };
@@ -36,15 +70,16 @@ struct UnaryCall {
 
 // The StreamDataEvents stream. Lives from the first write until OnDone; a
 // hold keeps OnDone from running while the owner may still call into it, so
-// the owner decides when it is safe to let it finish (Release()).
+// the owner decides when it is safe to let it finish (Finish()).
 class GrpcHookClient::DataStream : public grpc::ClientWriteReactor<hv1::DataBatch> {
  public:
-  DataStream(GrpcHookClient* owner, hv1::HookService::Stub* stub) : owner_(owner) {
+  explicit DataStream(std::shared_ptr<Core> core) : core_(std::move(core)) {
     {
-      std::lock_guard<std::mutex> l(owner_->mu_);
-      owner_->streams_.insert(this);
+      std::lock_guard<std::mutex> l(core_->mu);
+      core_->streams.insert(this);
+      if (core_->cancelled) ctx_.TryCancel();
     }
-    stub->async()->StreamDataEvents(&ctx_, &ack_, this);
+    core_->stub->async()->StreamDataEvents(&ctx_, &ack_, this);
     AddHold();
     StartCall();
   }
@@ -86,8 +121,10 @@ class GrpcHookClient::DataStream : public grpc::ClientWriteReactor<hv1::DataBatc
       cb = std::move(pending_write_);
       pending_write_ = nullptr;
     }
-    if (cb) cb(ok ? grpc::Status::OK : grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                                     "data stream write failed"));
+    if (cb) {
+      cb(ok ? grpc::Status::OK
+            : grpc::Status(grpc::StatusCode::UNAVAILABLE, "data stream write failed"));
+    }
   }
 
   void OnDone(const grpc::Status& s) override {
@@ -96,18 +133,16 @@ class GrpcHookClient::DataStream : public grpc::ClientWriteReactor<hv1::DataBatc
       std::lock_guard<std::mutex> l(mu_);
       cb = std::move(finish_);
     }
-    // Report first, unregister last: once the owner sees no stream left,
-    // nothing will post to its executor any more.
     if (cb) cb(s);
     {
-      std::lock_guard<std::mutex> l(owner_->mu_);
-      owner_->streams_.erase(this);
+      std::lock_guard<std::mutex> l(core_->mu);
+      core_->streams.erase(this);
     }
     delete this;
   }
 
  private:
-  GrpcHookClient* owner_;
+  std::shared_ptr<Core> core_;
   grpc::ClientContext ctx_;
   hv1::Ack ack_;
   hv1::DataBatch batch_;
@@ -118,7 +153,7 @@ class GrpcHookClient::DataStream : public grpc::ClientWriteReactor<hv1::DataBatc
 };
 
 absl::StatusOr<std::unique_ptr<GrpcHookClient>> GrpcHookClient::Create(
-    const config::v1::HookConfig& cfg) {
+    const config::v1::HookConfig& cfg, std::shared_ptr<HookCompletionQueue> cq) {
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -141,9 +176,7 @@ absl::StatusOr<std::unique_ptr<GrpcHookClient>> GrpcHookClient::Create(
       o.pem_cert_chain = *cert;
       o.pem_private_key = *key;
     }
-    if (!tls.server_name().empty()) {
-      args.SetSslTargetNameOverride(tls.server_name());
-    }
+    if (!tls.server_name().empty()) args.SetSslTargetNameOverride(tls.server_name());
     creds = grpc::SslCredentials(o);
   } else {
     creds = grpc::InsecureChannelCredentials();
@@ -152,49 +185,36 @@ absl::StatusOr<std::unique_ptr<GrpcHookClient>> GrpcHookClient::Create(
   if (!channel) return absl::InvalidArgumentError(absl::StrCat("bad hook address for ", cfg.name()));
   // Connect eagerly so the first blocking call doesn't pay for it.
   channel->GetState(/*try_to_connect=*/true);
-  return std::unique_ptr<GrpcHookClient>(new GrpcHookClient(std::move(channel)));
+  return std::unique_ptr<GrpcHookClient>(new GrpcHookClient(std::move(channel), std::move(cq)));
 }
 
-GrpcHookClient::GrpcHookClient(std::shared_ptr<grpc::Channel> channel)
-    : channel_(std::move(channel)), stub_(hv1::HookService::NewStub(channel_)) {}
+GrpcHookClient::GrpcHookClient(std::shared_ptr<grpc::Channel> channel,
+                               std::shared_ptr<HookCompletionQueue> cq)
+    : core_(std::make_shared<Core>()), cq_(std::move(cq)) {
+  core_->channel = std::move(channel);
+  core_->stub = hv1::HookService::NewStub(core_->channel);
+}
 
 GrpcHookClient::~GrpcHookClient() {
   if (stream_) {
     stream_->Finish(nullptr);
     stream_ = nullptr;
   }
+  // Calls and reactors hold the core; cancelling makes them finish soon,
+  // and none of them refers back to this object.
   CancelAll();
-  // Reactors unregister in OnDone, which may still be on its way from a
-  // gRPC thread; they point back at this object, so wait for them.
-  for (int i = 0; i < 200; ++i) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (streams_.empty() && outstanding_.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
-grpc::ClientContext* GrpcHookClient::Track(std::unique_ptr<grpc::ClientContext>& ctx) {
-  std::lock_guard<std::mutex> l(mu_);
-  outstanding_.insert(ctx.get());
-  return ctx.get();
-}
-
-void GrpcHookClient::Untrack(grpc::ClientContext* ctx) {
-  std::lock_guard<std::mutex> l(mu_);
-  outstanding_.erase(ctx);
 }
 
 void GrpcHookClient::CancelAll() {
-  std::lock_guard<std::mutex> l(mu_);
-  for (auto* ctx : outstanding_) ctx->TryCancel();
+  std::lock_guard<std::mutex> l(core_->mu);
+  core_->cancelled = true;
+  for (auto* ctx : core_->outstanding) ctx->TryCancel();
   // Streams too: one the hook stopped reading would otherwise never finish.
-  for (auto* s : streams_) s->Cancel();
+  for (auto* s : core_->streams) s->Cancel();
 }
 
 std::string GrpcHookClient::State() {
-  switch (channel_->GetState(false)) {
+  switch (core_->channel->GetState(false)) {
     case GRPC_CHANNEL_READY: return "ready";
     case GRPC_CHANNEL_CONNECTING: return "connecting";
     case GRPC_CHANNEL_TRANSIENT_FAILURE: return "failing";
@@ -204,44 +224,54 @@ std::string GrpcHookClient::State() {
   return "unknown";
 }
 
-#define REITUNNEL_DECIDE_CASE(EVENT, REQ, METHOD)                                        \
-  case HookEvent::EVENT: {                                                               \
-    auto call = std::make_shared<UnaryCall<hv1::REQ, hv1::DecisionResponse>>();          \
-    call->req.CopyFrom(request);                                                         \
-    call->ctx->set_deadline(deadline);                                                   \
-    auto* ctx = Track(call->ctx);                                                        \
-    stub_->async()->METHOD(ctx, &call->req, &call->resp,                                 \
-                           [this, call, done = std::move(done)](grpc::Status s) {        \
-                             done(s, call->resp);                                        \
-                             Untrack(call->ctx.get());                                   \
-                           });                                                           \
-    return;                                                                              \
-  }
-
 void GrpcHookClient::Decide(HookEvent event, const google::protobuf::Message& request,
                             std::chrono::milliseconds timeout, DecisionCallback done) {
-  auto deadline = std::chrono::system_clock::now() + timeout;
+  auto* call = new DecideCall;
+  call->core = core_;
+  call->done = std::move(done);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  auto* stub = core_->stub.get();
+  auto* cq = cq_->cq();
   switch (event) {
-    REITUNNEL_DECIDE_CASE(kServerStart, ServerStartRequest, OnServerStart)
-    REITUNNEL_DECIDE_CASE(kClientConnect, ClientConnectRequest, OnClientConnect)
-    REITUNNEL_DECIDE_CASE(kTunnelOpen, TunnelOpenRequest, OnTunnelOpen)
-    REITUNNEL_DECIDE_CASE(kVisitorConnect, VisitorConnectRequest, OnVisitorConnect)
-    default:
-      done(grpc::Status(grpc::StatusCode::INTERNAL, "not a blocking event"), {});
+    case HookEvent::kServerStart:
+      call->reader = stub->PrepareAsyncOnServerStart(
+          &call->ctx, static_cast<const hv1::ServerStartRequest&>(request), cq);
+      break;
+    case HookEvent::kClientConnect:
+      call->reader = stub->PrepareAsyncOnClientConnect(
+          &call->ctx, static_cast<const hv1::ClientConnectRequest&>(request), cq);
+      break;
+    case HookEvent::kTunnelOpen:
+      call->reader = stub->PrepareAsyncOnTunnelOpen(
+          &call->ctx, static_cast<const hv1::TunnelOpenRequest&>(request), cq);
+      break;
+    case HookEvent::kVisitorConnect:
+      call->reader = stub->PrepareAsyncOnVisitorConnect(
+          &call->ctx, static_cast<const hv1::VisitorConnectRequest&>(request), cq);
+      break;
+    default: {
+      auto cb = std::move(call->done);
+      delete call;
+      cb(grpc::Status(grpc::StatusCode::INTERNAL, "not a blocking event"), {});
+      return;
+    }
   }
+  core_->Track(&call->ctx);
+  call->reader->StartCall();
+  call->reader->Finish(&call->resp, &call->status, call);
 }
 
 #define REITUNNEL_NOTIFY_CASE(EVENT, REQ, METHOD)                                        \
   case HookEvent::EVENT: {                                                               \
     auto call = std::make_shared<UnaryCall<hv1::REQ, hv1::Ack>>();                       \
     call->req.CopyFrom(request);                                                         \
-    call->ctx->set_deadline(deadline);                                                   \
-    auto* ctx = Track(call->ctx);                                                        \
-    stub_->async()->METHOD(ctx, &call->req, &call->resp,                                 \
-                           [this, call, done = std::move(done)](grpc::Status s) {        \
-                             done(s);                                                    \
-                             Untrack(call->ctx.get());                                   \
-                           });                                                           \
+    call->ctx.set_deadline(deadline);                                                    \
+    core_->Track(&call->ctx);                                                            \
+    core_->stub->async()->METHOD(&call->ctx, &call->req, &call->resp,                    \
+                                 [core = core_, call, done = std::move(done)](grpc::Status s) { \
+                                   core->Untrack(&call->ctx);                            \
+                                   done(s);                                              \
+                                 });                                                     \
     return;                                                                              \
   }
 
@@ -259,15 +289,27 @@ void GrpcHookClient::Notify(HookEvent event, const google::protobuf::Message& re
   }
 }
 
-#undef REITUNNEL_DECIDE_CASE
 #undef REITUNNEL_NOTIFY_CASE
+
+void GrpcHookClient::Describe(const hv1::DescribeRequest& request,
+                              std::chrono::milliseconds timeout, DescribeCallback done) {
+  auto call = std::make_shared<UnaryCall<hv1::DescribeRequest, hv1::DescribeResponse>>();
+  call->req = request;
+  call->ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  core_->Track(&call->ctx);
+  core_->stub->async()->Describe(&call->ctx, &call->req, &call->resp,
+                                 [core = core_, call, done = std::move(done)](grpc::Status s) {
+                                   core->Untrack(&call->ctx);
+                                   done(s, call->resp);
+                                 });
+}
 
 void GrpcHookClient::WriteBatch(const hv1::DataBatch& batch, DoneCallback done) {
   if (stream_ && stream_->broken()) {
     stream_->Finish(nullptr);
     stream_ = nullptr;
   }
-  if (!stream_) stream_ = new DataStream(this, stub_.get());
+  if (!stream_) stream_ = new DataStream(core_);
   stream_->Write(batch, std::move(done));
 }
 

@@ -7,10 +7,12 @@
 #include "asio/async_result.hpp"
 #include "asio/experimental/as_tuple.hpp"
 #include "asio/post.hpp"
+#include "asio/this_coro.hpp"
 #include "asio/use_awaitable.hpp"
 #include "common/log/log.h"
 #include "common/net/spawn.h"
 #include "common/proto_util/time.h"
+#include "server/session/tunnel_core.h"
 
 namespace reitunnel::server {
 
@@ -29,6 +31,8 @@ struct DecideResult {
 };
 
 // Bridges a HookClient callback (any thread) back onto `ex` as an awaitable.
+// A plain function: GCC 12 miscompiles capturing lambdas created inside a
+// co_await expression of a coroutine.
 asio::awaitable<DecideResult> AsyncDecide(asio::any_io_executor ex, HookClient& client,
                                           HookEvent e,
                                           std::shared_ptr<const google::protobuf::Message> req,
@@ -45,9 +49,6 @@ asio::awaitable<DecideResult> AsyncDecide(asio::any_io_executor ex, HookClient& 
       use_awaitable);
 }
 
-// Delivers one queued item (notification or batch). A plain function, like
-// AsyncDecide: GCC 12 miscompiles capturing lambdas created inside a
-// co_await expression of a coroutine.
 asio::awaitable<grpc::Status> AsyncDeliver(asio::any_io_executor ex, HookClient* client,
                                            HookEvent e,
                                            std::shared_ptr<const google::protobuf::Message> msg,
@@ -84,22 +85,72 @@ bool Transient(grpc::StatusCode c) {
 }
 
 std::string Bounded(const std::string& s) {
-  if (s.size() <= kMaxReasonBytes) return s;
-  return s.substr(0, kMaxReasonBytes);
+  return s.size() <= kMaxReasonBytes ? s : s.substr(0, kMaxReasonBytes);
+}
+
+TunnelTotals Minus(const TunnelTotals& a, const TunnelTotals& b) {
+  TunnelTotals d;
+  d.bytes_in = a.bytes_in - b.bytes_in;
+  d.bytes_out = a.bytes_out - b.bytes_out;
+  d.events_in = a.events_in - b.events_in;
+  d.events_out = a.events_out - b.events_out;
+  d.visitors_opened = a.visitors_opened - b.visitors_opened;
+  d.visitors_closed = a.visitors_closed - b.visitors_closed;
+  return d;
+}
+
+bool ToTraffic(const TunnelInfo& info, const TunnelTotals& d, hv1::TunnelTraffic* out) {
+  if (d.bytes_in == 0 && d.bytes_out == 0 && d.visitors_opened == 0 && d.visitors_closed == 0) {
+    return false;
+  }
+  out->set_client_id(info.client_id);
+  out->set_tunnel_id(info.tunnel_id);
+  out->set_tunnel_name(info.name);
+  out->set_bytes_received(d.bytes_in);
+  out->set_bytes_sent(d.bytes_out);
+  out->set_received_events(d.events_in);
+  out->set_sent_events(d.events_out);
+  out->set_visitors_opened(d.visitors_opened);
+  out->set_visitors_closed(d.visitors_closed);
+  return true;
 }
 
 }  // namespace
+
+struct HookDispatcher::OpenTunnel {
+  std::shared_ptr<TunnelCore> core;
+  TunnelTotals reported;
+};
 
 struct HookDispatcher::HookState {
   HookState(asio::any_io_executor ex, Hook h)
       : config(std::move(h.config)), client(std::move(h.client)), wake(ex), retry(ex) {}
 
+  // Immutable after construction.
   config::v1::HookConfig config;
   std::unique_ptr<HookClient> client;
-  bool events[kHookEventCount] = {};
+  bool configured[kHookEventCount] = {};
+  // The config listed events explicitly: a listed blocking event the hook
+  // does not implement is an error, not something to skip.
+  bool explicit_events = false;
   bool fail_open = false;
   std::chrono::milliseconds timeout{500};
+
+  // From Describe; any thread reads.
+  std::atomic<bool> described{false};
+  std::atomic<bool> implemented[kHookEventCount] = {};
+  std::atomic<bool> warned_missing[kHookEventCount] = {};
   HookStats stats;
+
+  // Whether `e` goes to this hook (blocking: is asked, or fails by policy).
+  bool Wants(HookEvent e) const {
+    int i = static_cast<int>(e);
+    if (!configured[i]) return false;
+    if (!described.load(std::memory_order_relaxed)) return true;
+    return implemented[i].load(std::memory_order_relaxed) || (explicit_events && IsBlocking(e));
+  }
+
+  // Control executor only.
   std::deque<Pending> queue;
   size_t queued_batches = 0;
   uint64_t next_sequence = 1;
@@ -108,26 +159,37 @@ struct HookDispatcher::HookState {
   asio::steady_timer retry;  // backoff between delivery attempts
   bool stopped = false;
   bool worker_done = false;
-  // Batches written on the current data stream: before a notification that
-  // must follow them, the stream is finished so the hook has read them all.
   bool stream_dirty = false;
+  bool describing = false;
+  std::string last_state;
 };
 
 HookDispatcher::HookDispatcher(asio::any_io_executor ex, config::v1::HookSettings settings,
                                hv1::ServerInfo server_info, std::vector<Hook> hooks)
-    : ex_(ex), settings_(std::move(settings)), server_info_(std::move(server_info)) {
+    : ex_(ex),
+      settings_(std::move(settings)),
+      server_info_(std::move(server_info)),
+      flush_timer_(ex),
+      monitor_timer_(ex),
+      idle_(ex) {
   for (auto& hook : hooks) {
     auto h = std::make_shared<HookState>(ex_, std::move(hook));
-    for (const auto& name : h->config.events()) {
-      auto e = ParseHookEvent(name);
-      if (e.ok()) h->events[static_cast<int>(*e)] = true;
+    h->explicit_events = h->config.events_size() > 0;
+    if (h->explicit_events) {
+      for (const auto& name : h->config.events()) {
+        if (auto e = hooks::FindHookEvent(name)) h->configured[static_cast<int>(*e)] = true;
+      }
+    } else {
+      for (const auto& info : hooks::kHookEvents) {
+        h->configured[static_cast<int>(info.event)] = info.default_subscribed;
+      }
     }
     h->fail_open = h->config.failure_policy() == "fail_open";
     h->timeout = std::chrono::milliseconds(h->config.timeout_ms());
-    for (int i = 0; i < kHookEventCount; ++i) subscribed_[i] |= h->events[i];
     hooks_.push_back(h);
     net::Spawn(ex_, Deliver(h), "hook_delivery");
   }
+  RecomputeSubscribed();
 }
 
 HookDispatcher::~HookDispatcher() {
@@ -138,129 +200,186 @@ std::chrono::milliseconds HookDispatcher::flush_interval() const {
   return std::chrono::milliseconds(settings_.flush_interval_ms());
 }
 
-int HookDispatcher::AddObserver(Observer o) {
-  int id = ++next_observer_;
-  observers_[id] = std::move(o);
-  return id;
+hv1::ServerInfo HookDispatcher::server_info() const {
+  std::lock_guard<std::mutex> l(info_mu_);
+  return server_info_;
 }
 
-void HookDispatcher::RemoveObserver(int id) { observers_.erase(id); }
-
-void HookDispatcher::Observe(HookEvent e, const google::protobuf::Message& msg,
-                             const HookDecision& d) {
-  if (observers_.empty() || e == HookEvent::kData) return;
-  // Copy: an observer may remove itself while being called.
-  auto observers = observers_;
-  for (auto& [_, o] : observers) o(e, msg, d);
+void HookDispatcher::set_listen_addr(const std::string& addr) {
+  std::lock_guard<std::mutex> l(info_mu_);
+  server_info_.set_listen_addr(addr);
 }
 
 void HookDispatcher::FillContext(hv1::EventContext* ctx) const {
-  *ctx->mutable_server() = server_info_;
+  {
+    std::lock_guard<std::mutex> l(info_mu_);
+    *ctx->mutable_server() = server_info_;
+  }
   *ctx->mutable_time() = NowTimestamp();
 }
 
-asio::awaitable<HookDecision> HookDispatcher::AskOne(
-    HookState& h, HookEvent e, std::shared_ptr<const google::protobuf::Message> request) {
-  auto start = Clock::now();
-  h.stats.calls++;
-  DecideResult r = co_await AsyncDecide(ex_, *h.client, e, request, h.timeout);
-  h.stats.ObserveLatency(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-  std::string failure;
-  if (r.status.ok()) {
-    if (r.response.decision() == hv1::ALLOW) {
-      h.stats.allowed++;
-      h.stats.Outcome(static_cast<int>(e), HookStats::kAllow);
-      co_return HookDecision{true, ""};
-    }
-    if (r.response.decision() == hv1::DENY) {
-      h.stats.denied++;
-      h.stats.Outcome(static_cast<int>(e), HookStats::kDeny);
-      std::string reason = r.response.reason().empty()
-                               ? absl::StrCat("denied by hook ", h.config.name())
-                               : Bounded(r.response.reason());
-      co_return HookDecision{false, reason};
-    }
-    failure = "answered without a decision";
-  } else if (r.status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-    // A hook only implements the RPCs it cares about.
-    h.stats.allowed++;
-    h.stats.Outcome(static_cast<int>(e), HookStats::kAllow);
-    co_return HookDecision{true, ""};
-  } else {
-    if (r.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      h.stats.timeouts++;
-      failure = absl::StrCat("timed out after ", h.timeout.count(), " ms");
-    } else {
-      failure = r.status.error_message().empty()
-                    ? absl::StrCat("failed with gRPC code ", r.status.error_code())
-                    : Bounded(r.status.error_message());
-    }
+void HookDispatcher::RecomputeSubscribed() {
+  for (int i = 0; i < kHookEventCount; ++i) {
+    bool any = false;
+    for (auto& h : hooks_) any |= h->Wants(static_cast<HookEvent>(i));
+    subscribed_[i].store(any, std::memory_order_relaxed);
   }
+}
+
+int HookDispatcher::AddObserver(Observer o) {
+  int id = ++next_observer_;
+  observers_[id] = std::move(o);
+  observers_count_.store(static_cast<int>(observers_.size()));
+  return id;
+}
+
+void HookDispatcher::RemoveObserver(int id) {
+  observers_.erase(id);
+  observers_count_.store(static_cast<int>(observers_.size()));
+}
+
+void HookDispatcher::Observe(HookEvent e, std::shared_ptr<const google::protobuf::Message> msg,
+                             const HookDecision& d) {
+  if (e == HookEvent::kData || observers_count_.load(std::memory_order_relaxed) == 0) return;
+  asio::post(ex_, [this, e, msg, d] {
+    // Copy: an observer may remove itself while being called.
+    auto observers = observers_;
+    for (auto& [_, o] : observers) o(e, *msg, d);
+  });
+}
+
+HookDecision HookDispatcher::Failed(HookState& h, HookEvent e, const std::string& why) {
   h.stats.errors++;
   h.stats.Outcome(static_cast<int>(e), HookStats::kError);
   log::Warn("hook_call_failed", "hook call failed",
             {{"hook", h.config.name()},
              {"hook_event", std::string(HookEventName(e))},
-             {"error", failure},
+             {"error", why},
              {"policy", h.fail_open ? "fail_open" : "fail_closed"}});
   hv1::ErrorEvent err;
   err.set_component("hook");
-  err.set_message(absl::StrCat("hook ", h.config.name(), " ", std::string(HookEventName(e)), ": ",
-                               failure));
+  err.set_message(
+      absl::StrCat("hook ", h.config.name(), " ", std::string(HookEventName(e)), ": ", why));
   Notify(HookEvent::kError, std::move(err));
   if (h.fail_open) {
     h.stats.fail_open_allowances++;
-    co_return HookDecision{true, ""};
+    return HookDecision::Allow();
   }
-  co_return HookDecision{false, absl::StrCat("policy hook ", h.config.name(), " ", failure)};
+  // Sent to agents: says what happened without the transport's details
+  // (addresses, TLS errors), which stay in the server's log.
+  return HookDecision{HookDecision::Kind::kUnavailable,
+                      absl::StrCat("policy hook \"", h.config.name(),
+                                   "\" could not decide; try again later")};
+}
+
+asio::awaitable<HookDecision> HookDispatcher::AskOne(
+    std::shared_ptr<HookState> h, HookEvent e,
+    std::shared_ptr<const google::protobuf::Message> request) {
+  const int i = static_cast<int>(e);
+  if (h->described.load() && !h->implemented[i].load()) {
+    if (!h->warned_missing[i].exchange(true)) {
+      log::Error("hook_event_not_implemented",
+                 "a hook is subscribed to a blocking event it does not implement; its failure "
+                 "policy decides every such call",
+                 {{"hook", h->config.name()}, {"hook_event", std::string(HookEventName(e))}});
+    }
+    h->stats.calls++;
+    co_return Failed(*h, e, "does not implement this event");
+  }
+  auto ex = co_await asio::this_coro::executor;
+  auto start = Clock::now();
+  h->stats.calls++;
+  DecideResult r = co_await AsyncDecide(ex, *h->client, e, request, h->timeout);
+  h->stats.ObserveLatency(
+      std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  if (r.status.ok()) {
+    if (r.response.decision() == hv1::ALLOW) {
+      h->stats.allowed++;
+      h->stats.Outcome(i, HookStats::kAllow);
+      co_return HookDecision::Allow();
+    }
+    if (r.response.decision() == hv1::DENY) {
+      h->stats.denied++;
+      h->stats.Outcome(i, HookStats::kDeny);
+      std::string reason = r.response.reason().empty()
+                               ? absl::StrCat("denied by hook ", h->config.name())
+                               : Bounded(r.response.reason());
+      co_return HookDecision{HookDecision::Kind::kDeny, reason};
+    }
+    co_return Failed(*h, e, "answered without a decision");
+  }
+  if (r.status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    // Never an allow: a hook that lacks the RPC (or a server that is not a
+    // hook at all) cannot approve anything.
+    if (!h->warned_missing[i].exchange(true)) {
+      log::Error("hook_event_not_implemented",
+                 "a hook answered UNIMPLEMENTED to a blocking event it is subscribed to; its "
+                 "failure policy decides every such call",
+                 {{"hook", h->config.name()}, {"hook_event", std::string(HookEventName(e))}});
+    }
+    co_return Failed(*h, e, "does not implement this event (UNIMPLEMENTED)");
+  }
+  if (r.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    h->stats.timeouts++;
+    co_return Failed(*h, e, absl::StrCat("timed out after ", h->timeout.count(), " ms"));
+  }
+  co_return Failed(*h, e,
+                   r.status.error_message().empty()
+                       ? absl::StrCat("failed with gRPC code ", r.status.error_code())
+                       : Bounded(r.status.error_message()));
 }
 
 asio::awaitable<HookDecision> HookDispatcher::DecideMessage(
     HookEvent e, std::shared_ptr<const google::protobuf::Message> request) {
   std::vector<std::shared_ptr<HookState>> asked;
   for (auto& h : hooks_) {
-    if (h->events[static_cast<int>(e)]) asked.push_back(h);
+    if (h->Wants(e)) asked.push_back(h);
   }
-  std::vector<std::string> reasons;
-  if (settings_.strategy() == "collect_and_continue") {
+  std::vector<HookDecision> results;
+  if (settings_.strategy() == "collect_and_continue" && asked.size() > 1) {
     // Every hook is asked, concurrently; the slowest bounds the latency.
-    auto results = std::make_shared<std::vector<HookDecision>>(asked.size());
+    auto ex = co_await asio::this_coro::executor;
+    auto out = std::make_shared<std::vector<HookDecision>>(asked.size());
     auto remaining = std::make_shared<size_t>(asked.size());
-    auto done = std::make_shared<asio::steady_timer>(ex_, Clock::time_point::max());
+    auto done = std::make_shared<asio::steady_timer>(ex, Clock::time_point::max());
     for (size_t i = 0; i < asked.size(); ++i) {
       // Parameters, not lambda captures: a coroutine's captures die with
       // the temporary closure, its parameters live in the frame.
       auto ask = [](HookDispatcher* self, std::shared_ptr<HookState> h, HookEvent e,
                     std::shared_ptr<const google::protobuf::Message> request,
-                    std::shared_ptr<std::vector<HookDecision>> results,
+                    std::shared_ptr<std::vector<HookDecision>> out,
                     std::shared_ptr<size_t> remaining, std::shared_ptr<asio::steady_timer> done,
                     size_t i) -> asio::awaitable<void> {
-        (*results)[i] = co_await self->AskOne(*h, e, request);
+        (*out)[i] = co_await self->AskOne(h, e, request);
         if (--*remaining == 0) done->cancel();
       };
-      net::Spawn(ex_, ask(this, asked[i], e, request, results, remaining, done, i),
-                 "hook_decide");
+      net::Spawn(ex, ask(this, asked[i], e, request, out, remaining, done, i), "hook_decide");
     }
     if (*remaining > 0) co_await done->async_wait(as_tuple(use_awaitable));
-    for (auto& d : *results) {
-      if (!d.allowed) reasons.push_back(d.reason);
-    }
+    results = std::move(*out);
   } else {
     for (auto& h : asked) {
-      HookDecision d = co_await AskOne(*h, e, request);
-      if (!d.allowed) {
-        reasons.push_back(d.reason);
-        break;
-      }
+      HookDecision d = co_await AskOne(h, e, request);
+      bool stop = !d.allowed();
+      results.push_back(std::move(d));
+      if (stop) break;
     }
   }
-  if (reasons.empty()) co_return HookDecision{true, ""};
-  co_return HookDecision{false, absl::StrJoin(reasons, "; ")};
+  // A deny is final whatever an undecided hook would have said.
+  std::vector<std::string> denials;
+  const HookDecision* unavailable = nullptr;
+  for (const auto& d : results) {
+    if (d.kind == HookDecision::Kind::kDeny) denials.push_back(d.reason);
+    if (d.kind == HookDecision::Kind::kUnavailable && !unavailable) unavailable = &d;
+  }
+  if (!denials.empty()) co_return HookDecision{HookDecision::Kind::kDeny, absl::StrJoin(denials, "; ")};
+  if (unavailable) co_return *unavailable;
+  co_return HookDecision::Allow();
 }
 
 void HookDispatcher::Enqueue(HookEvent e, std::shared_ptr<const google::protobuf::Message> msg) {
   for (auto& h : hooks_) {
-    if (h->events[static_cast<int>(e)]) EnqueueOne(*h, Pending{e, msg});
+    if (h->Wants(e)) EnqueueOne(*h, Pending{e, msg});
   }
 }
 
@@ -287,7 +406,7 @@ void HookDispatcher::PublishTraffic(std::vector<hv1::TunnelTraffic> traffic) {
   auto now = std::chrono::system_clock::now();
   auto now_ts = ToTimestamp(now);
   for (auto& h : hooks_) {
-    if (!h->events[static_cast<int>(HookEvent::kData)]) continue;
+    if (!h->Wants(HookEvent::kData)) continue;
     auto start_ts = ToTimestamp(now - std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                           Clock::now() - h->last_batch_time));
     h->last_batch_time = Clock::now();
@@ -307,9 +426,188 @@ void HookDispatcher::PublishTraffic(std::vector<hv1::TunnelTraffic> traffic) {
   }
 }
 
+void HookDispatcher::TunnelOpened(std::shared_ptr<TunnelCore> tunnel) {
+  asio::post(ex_, [this, tunnel] {
+    open_tunnels_[tunnel->info().tunnel_id] = OpenTunnel{tunnel, {}};
+  });
+}
+
+void HookDispatcher::TunnelsClosed(std::vector<std::shared_ptr<TunnelCore>> tunnels,
+                                   std::vector<hv1::TunnelCloseRequest> closes) {
+  for (auto& c : closes) FillContext(c.mutable_context());
+  asio::post(ex_, [this, tunnels = std::move(tunnels), closes = std::move(closes)]() mutable {
+    std::vector<hv1::TunnelTraffic> last;
+    for (auto& t : tunnels) {
+      TunnelTotals reported;
+      auto it = open_tunnels_.find(t->info().tunnel_id);
+      if (it != open_tunnels_.end()) {
+        reported = it->second.reported;
+        open_tunnels_.erase(it);
+      }
+      hv1::TunnelTraffic traffic;
+      if (ToTraffic(t->info(), Minus(t->Totals(), reported), &traffic)) {
+        last.push_back(std::move(traffic));
+      }
+    }
+    PublishTraffic(std::move(last));
+    if (!Subscribed(HookEvent::kTunnelClose)) return;
+    for (auto& c : closes) {
+      auto msg = std::make_shared<const hv1::TunnelCloseRequest>(std::move(c));
+      Observe(HookEvent::kTunnelClose, msg, HookDecision{});
+      Enqueue(HookEvent::kTunnelClose, msg);
+    }
+  });
+}
+
+void HookDispatcher::FlushTraffic() {
+  std::vector<hv1::TunnelTraffic> traffic;
+  for (auto& [_, t] : open_tunnels_) {
+    TunnelTotals now = t.core->Totals();
+    hv1::TunnelTraffic tt;
+    if (ToTraffic(t.core->info(), Minus(now, t.reported), &tt)) {
+      traffic.push_back(std::move(tt));
+      t.reported = now;
+    }
+  }
+  PublishTraffic(std::move(traffic));
+}
+
+asio::awaitable<void> HookDispatcher::FlushLoop() {
+  // Counters live in each relay's worker slot and are only read here: the
+  // hot path pays nothing but its own increments.
+  for (;;) {
+    flush_timer_.expires_after(flush_interval());
+    auto [ec] = co_await flush_timer_.async_wait(as_tuple(use_awaitable));
+    if (ec || shutting_down_) co_return;
+    if (Subscribed(HookEvent::kData)) FlushTraffic();
+  }
+}
+
+void HookDispatcher::RequestDescribe(std::shared_ptr<HookState> h) {
+  if (h->describing || h->stopped) return;
+  h->describing = true;
+  hv1::DescribeRequest req;
+  FillContext(req.mutable_context());
+  auto timeout = std::chrono::milliseconds(std::max<uint32_t>(settings_.startup_wait_ms(), 1000));
+  h->client->Describe(req, timeout,
+                      [this, h](grpc::Status s, hv1::DescribeResponse r) {
+                        asio::post(ex_, [this, h, s = std::move(s), r = std::move(r)] {
+                          h->describing = false;
+                          ApplyDescribe(*h, s, r);
+                          idle_.cancel();
+                        });
+                      });
+}
+
+void HookDispatcher::ApplyDescribe(HookState& h, const grpc::Status& s,
+                                   const hv1::DescribeResponse& r) {
+  if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    if (!h.described.load()) {
+      log::Warn("hook_without_describe",
+                "hook does not implement Describe; every RPC is treated as implemented, and a "
+                "blocking RPC it answers UNIMPLEMENTED counts as a failure",
+                {{"hook", h.config.name()}});
+    }
+    for (auto& i : h.implemented) i.store(true);
+    h.described.store(true);
+    RecomputeSubscribed();
+    return;
+  }
+  if (!s.ok()) {
+    log::Debug("hook_describe_failed", "hook did not answer Describe",
+               {{"hook", h.config.name()}, {"error", s.error_message()}});
+    return;
+  }
+  bool seen[kHookEventCount] = {};
+  std::vector<std::string> names;
+  for (const auto& name : r.events()) {
+    if (auto e = hooks::FindHookEvent(name)) {
+      seen[static_cast<int>(*e)] = true;
+      names.push_back(name);
+    }
+  }
+  for (int i = 0; i < kHookEventCount; ++i) h.implemented[i].store(seen[i]);
+  bool first = !h.described.exchange(true);
+  if (first) {
+    log::Info("hook_described", "hook described the events it implements",
+              {{"hook", h.config.name()},
+               {"events", absl::StrJoin(names, ",")},
+               {"sdk", r.sdk()}});
+  }
+  RecomputeSubscribed();
+}
+
+asio::awaitable<absl::Status> HookDispatcher::WaitUntilReady(std::chrono::milliseconds max_wait,
+                                                            std::vector<std::string>* unreachable) {
+  auto deadline = Clock::now() + max_wait;
+  for (;;) {
+    bool all = true;
+    for (auto& h : hooks_) all &= h->described.load();
+    if (all || Clock::now() >= deadline) break;
+    // Describe waits for the hook's channel to become ready (bounded); one
+    // that failed for another reason is asked again.
+    for (auto& h : hooks_) {
+      if (!h->described.load() && !h->describing) RequestDescribe(h);
+    }
+    idle_.expires_at(std::min(deadline, Clock::now() + std::chrono::milliseconds(250)));
+    co_await idle_.async_wait(as_tuple(use_awaitable));
+  }
+  std::vector<std::string> problems;
+  for (auto& h : hooks_) {
+    if (!h->described.load()) {
+      if (unreachable) unreachable->push_back(h->config.name());
+      continue;
+    }
+    if (!h->explicit_events) continue;
+    for (const auto& info : hooks::kHookEvents) {
+      int i = static_cast<int>(info.event);
+      if (info.blocking && h->configured[i] && !h->implemented[i].load()) {
+        problems.push_back(absl::StrCat("hook ", h->config.name(), " is subscribed to ",
+                                        std::string(info.name),
+                                        " but does not implement it (Describe)"));
+      }
+    }
+  }
+  if (!problems.empty()) co_return absl::FailedPreconditionError(absl::StrJoin(problems, "; "));
+  co_return absl::OkStatus();
+}
+
+bool HookDispatcher::FailsClosed(const std::string& hook, HookEvent e) const {
+  for (auto& h : hooks_) {
+    if (h->config.name() == hook) return h->configured[static_cast<int>(e)] && !h->fail_open;
+  }
+  return false;
+}
+
+void HookDispatcher::Start() {
+  if (started_) return;
+  started_ = true;
+  net::Spawn(ex_, FlushLoop(), "hook_flush");
+  if (!hooks_.empty()) net::Spawn(ex_, MonitorLoop(), "hook_monitor");
+}
+
+asio::awaitable<void> HookDispatcher::MonitorLoop() {
+  // Describe again after every reconnect: a hook rolled out with other
+  // events must not keep its old subscription.
+  for (;;) {
+    for (auto& h : hooks_) {
+      std::string state = h->client->State();
+      bool reconnected = state == "ready" && h->last_state != "ready" && !h->last_state.empty();
+      if (!h->described.load() || reconnected) RequestDescribe(h);
+      h->last_state = state;
+    }
+    monitor_timer_.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await monitor_timer_.async_wait(as_tuple(use_awaitable));
+    if (ec || shutting_down_) co_return;
+  }
+}
+
+void HookDispatcher::NotifyIdleIfDrained() { idle_.cancel(); }
+
 asio::awaitable<void> HookDispatcher::Deliver(std::shared_ptr<HookState> h) {
   for (;;) {
     if (h->queue.empty()) {
+      NotifyIdleIfDrained();
       if (h->stopped) break;
       h->wake.expires_at(Clock::time_point::max());
       co_await h->wake.async_wait(as_tuple(use_awaitable));
@@ -362,12 +660,14 @@ asio::awaitable<void> HookDispatcher::Deliver(std::shared_ptr<HookState> h) {
     h->stats.queue_depth = h->queue.size();
   }
   h->worker_done = true;
+  NotifyIdleIfDrained();
 }
 
 asio::awaitable<void> HookDispatcher::Shutdown(std::chrono::milliseconds deadline) {
   shutting_down_ = true;
+  flush_timer_.cancel();
+  monitor_timer_.cancel();
   auto until = Clock::now() + deadline;
-  asio::steady_timer tick(ex_);
   auto busy = [&] {
     for (auto& h : hooks_) {
       if (!h->queue.empty()) return true;
@@ -375,13 +675,14 @@ asio::awaitable<void> HookDispatcher::Shutdown(std::chrono::milliseconds deadlin
     return false;
   };
   while (busy() && Clock::now() < until) {
-    tick.expires_after(std::chrono::milliseconds(10));
-    co_await tick.async_wait(as_tuple(use_awaitable));
+    idle_.expires_at(until);
+    co_await idle_.async_wait(as_tuple(use_awaitable));
   }
   for (auto& h : hooks_) {
-    if (!h->events[static_cast<int>(HookEvent::kData)]) continue;
-    auto remaining = std::max(std::chrono::milliseconds(100),
-                              std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()));
+    if (!h->Wants(HookEvent::kData)) continue;
+    auto remaining =
+        std::max(std::chrono::milliseconds(100),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()));
     asio::steady_timer guard(ex_, remaining);
     guard.async_wait([h](const asio::error_code& ec) {
       if (!ec) h->client->CancelAll();
@@ -390,6 +691,11 @@ asio::awaitable<void> HookDispatcher::Shutdown(std::chrono::milliseconds deadlin
   }
   for (auto& h : hooks_) {
     h->stopped = true;
+    // Undelivered items are dropped now (counted), except the one in flight.
+    if (h->queue.size() > 1) {
+      h->stats.dropped_events += h->queue.size() - 1;
+      h->queue.erase(h->queue.begin() + 1, h->queue.end());
+    }
     h->client->CancelAll();
     h->retry.cancel();
     h->wake.cancel();
@@ -404,17 +710,21 @@ asio::awaitable<void> HookDispatcher::Shutdown(std::chrono::milliseconds deadlin
     return false;
   };
   while (working() && Clock::now() < hard) {
-    for (auto& h : hooks_) {
-      h->queue.erase(h->queue.begin() + (h->queue.empty() ? 0 : 1), h->queue.end());
-    }
-    tick.expires_after(std::chrono::milliseconds(10));
-    co_await tick.async_wait(as_tuple(use_awaitable));
+    idle_.expires_at(hard);
+    co_await idle_.async_wait(as_tuple(use_awaitable));
   }
 }
 
 std::vector<HookDispatcher::HookView> HookDispatcher::Hooks() const {
   std::vector<HookView> out;
-  for (auto& h : hooks_) out.push_back({&h->config, &h->stats, h->client->State()});
+  for (auto& h : hooks_) {
+    HookView v{&h->config, &h->stats, h->client->State(), {}, {}, h->described.load()};
+    for (const auto& info : hooks::kHookEvents) {
+      if (h->Wants(info.event)) v.events.emplace_back(info.name);
+      if (h->implemented[static_cast<int>(info.event)].load()) v.implemented.emplace_back(info.name);
+    }
+    out.push_back(std::move(v));
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include "common/version.h"
 #include "common/wire/auth.h"
 #include "server/hooks/grpc_hook_client.h"
+#include "server/hooks/hook_completion_queue.h"
 
 namespace reitunnel::server {
 
@@ -19,6 +20,7 @@ absl::Status NormalizeHookConfig(config::v1::ServerConfig* cfg) {
   if (hs->flush_interval_ms() == 0) hs->set_flush_interval_ms(1000);
   if (hs->max_batch_tunnels() == 0) hs->set_max_batch_tunnels(1000);
   if (hs->max_pending_batches() == 0) hs->set_max_pending_batches(64);
+  if (hs->startup_wait_ms() == 0) hs->set_startup_wait_ms(15000);
   for (int i = 0; i < cfg->hooks_size(); ++i) {
     auto* h = cfg->mutable_hooks(i);
     std::string path = absl::StrCat("hooks[", i, "]");
@@ -29,18 +31,11 @@ absl::Status NormalizeHookConfig(config::v1::ServerConfig* cfg) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ".failure_policy: expected fail_closed or fail_open"));
     }
-    if (h->events().empty()) {
-      for (int e = 0; e < kHookEventCount; ++e) {
-        auto ev = static_cast<HookEvent>(e);
-        if (ev == HookEvent::kVisitorConnect || ev == HookEvent::kVisitorDisconnect) continue;
-        h->add_events(std::string(HookEventName(ev)));
-      }
-    }
     for (int j = 0; j < h->events_size(); ++j) {
-      auto ev = ParseHookEvent(h->events(j));
-      if (!ev.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ".events[", j, "]: ", ev.status().message()));
+      if (!hooks::FindHookEvent(h->events(j))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ".events[", j, "]: unknown hook event \"", h->events(j).substr(0, 64),
+            "\" (expected ", std::string(hooks::kHookEventList), ")"));
       }
     }
     if (!h->tls().cert_file().empty() && h->tls().key_file().empty()) {
@@ -53,8 +48,10 @@ absl::Status NormalizeHookConfig(config::v1::ServerConfig* cfg) {
 absl::StatusOr<std::unique_ptr<HookDispatcher>> MakeHookDispatcher(
     asio::any_io_executor ex, const config::v1::ServerConfig& cfg) {
   std::vector<HookDispatcher::Hook> hooks;
+  std::shared_ptr<HookCompletionQueue> cq;
+  if (cfg.hooks_size() > 0) cq = std::make_shared<HookCompletionQueue>();
   for (const auto& hc : cfg.hooks()) {
-    auto client = GrpcHookClient::Create(hc);
+    auto client = GrpcHookClient::Create(hc, cq);
     if (!client.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("hook ", hc.name(), ": ", client.status().message()));

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "asio/any_io_executor.hpp"
 #include "reitunnel/config/v1/server.pb.h"
@@ -9,13 +10,13 @@
 
 namespace reitunnel::server {
 
-// Fills hook defaults into `cfg` (timeouts, policy, events, queue sizes,
-// strategy, flush interval) and validates them; errors name the config path
-// ("hooks[1].failure_policy: ...").
+// Fills hook defaults (timeout, policy, queue) and validates strategy,
+// policies and event names. An empty `events` list stays empty: it means
+// "the default events, narrowed to what the hook implements".
 absl::Status NormalizeHookConfig(config::v1::ServerConfig* cfg);
 
-// One GrpcHookClient per configured hook. With no hook configured the
-// dispatcher still serves event watchers (admin WatchEvents).
+// A dispatcher over gRPC hook clients for cfg.hooks(), on `ex` (the control
+// executor).
 absl::StatusOr<std::unique_ptr<HookDispatcher>> MakeHookDispatcher(
     asio::any_io_executor ex, const config::v1::ServerConfig& cfg);
 

@@ -91,14 +91,26 @@ class TrafficHook : public Hook {
   std::vector<std::string> calls_;
 };
 
-HookServerOptions TestOptions(Strategy strategy = Strategy::kStopOnError) {
+HookServerOptions TestOptions(Strategy strategy = Strategy::kStopOnError,
+                              Execution execution = Execution::kThreadPool) {
   HookServerOptions options;
   options.address = "127.0.0.1:0";
   options.strategy = strategy;
   options.handle_signals = false;
   options.shutdown_grace = std::chrono::milliseconds(200);
+  options.execution = execution;
   return options;
 }
+
+// Every HookServer test runs against both front ends: hook code on a pool
+// thread (the default) and inline on gRPC's callback thread must answer
+// alike.
+class HookdServerTest : public ::testing::TestWithParam<Execution> {
+ protected:
+  static HookServerOptions Options(Strategy strategy = Strategy::kStopOnError) {
+    return TestOptions(strategy, GetParam());
+  }
+};
 
 std::unique_ptr<pb::HookService::Stub> Connect(const std::string& target) {
   return pb::HookService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
@@ -115,18 +127,18 @@ grpc::Status OpenTunnel(pb::HookService::Stub& stub, pb::DecisionResponse* respo
   return stub.OnTunnelOpen(&context, request, response);
 }
 
-TEST(HookdServerTest, BindsPortZeroAndExposesThePort) {
+TEST_P(HookdServerTest, BindsPortZeroAndExposesThePort) {
   FixedHook hook;
-  HookServer server(TestOptions());
+  HookServer server(Options());
   server.AddHook(&hook);
   ASSERT_TRUE(server.Start().ok());
   EXPECT_GT(server.port(), 0);
   EXPECT_EQ(server.address(), "127.0.0.1:" + std::to_string(server.port()));
 }
 
-TEST(HookdServerTest, DefaultHookAllows) {
-  Hook hook;
-  HookServer server(TestOptions());
+TEST_P(HookdServerTest, AllowsWhenTheHookAllows) {
+  FixedHook hook;
+  HookServer server(Options());
   server.AddHook(&hook);
   ASSERT_TRUE(server.Start().ok());
   auto stub = Connect(server.address());
@@ -134,13 +146,69 @@ TEST(HookdServerTest, DefaultHookAllows) {
   ASSERT_TRUE(OpenTunnel(*stub, &response).ok());
   EXPECT_EQ(response.decision(), pb::ALLOW);
   EXPECT_EQ(response.reason(), "");
+  EXPECT_EQ(hook.asked(), 1);
 }
 
-TEST(HookdServerTest, StopOnErrorStopsAtTheFirstDeny) {
+// An event the hook does not implement is never an allow: the call fails
+// with UNIMPLEMENTED, which the server hands to its failure policy.
+TEST_P(HookdServerTest, EventsNoHookImplementsAnswerUnimplemented) {
+  Hook hook;
+  HookServer server(Options());
+  server.AddHook(&hook);
+  ASSERT_TRUE(server.Start().ok());
+  auto stub = Connect(server.address());
+  pb::DecisionResponse response;
+  grpc::Status status = OpenTunnel(*stub, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(response.decision(), pb::DECISION_UNSPECIFIED);
+
+  grpc::ClientContext context;
+  pb::Ack ack;
+  EXPECT_EQ(stub->OnTunnelClose(&context, pb::TunnelCloseRequest(), &ack).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+
+  grpc::ClientContext stream_context;
+  auto writer = stub->StreamDataEvents(&stream_context, &ack);
+  writer->Write(pb::DataBatch());  // may fail: the hook may have answered already
+  writer->WritesDone();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// Hooks that do not implement an event have no say in it, whatever the
+// strategy: a tunnel-only hook cannot veto agents, nor let them in.
+TEST_P(HookdServerTest, OnlyHooksImplementingTheEventAreAsked) {
+  class TunnelOnly : public Hook {
+    absl::Status OnTunnelOpen(const TunnelOpenRequest&) override {
+      return Deny("tunnel hook says no");
+    }
+  };
+  class AgentOnly : public Hook {
+    absl::Status OnClientConnect(const ClientConnectRequest&) override {
+      return Deny("agent hook says no");
+    }
+  };
+  for (Strategy strategy : {Strategy::kStopOnError, Strategy::kCollectAndContinue}) {
+    TunnelOnly tunnels;
+    AgentOnly agents;
+    HookServer server(Options(strategy));
+    server.AddHook(&tunnels);
+    server.AddHook(&agents);
+    ASSERT_TRUE(server.Start().ok());
+    auto stub = Connect(server.address());
+    grpc::ClientContext context;
+    pb::DecisionResponse response;
+    ASSERT_TRUE(stub->OnClientConnect(&context, pb::ClientConnectRequest(), &response).ok());
+    EXPECT_EQ(response.reason(), "agent hook says no");
+    ASSERT_TRUE(OpenTunnel(*stub, &response).ok());
+    EXPECT_EQ(response.reason(), "tunnel hook says no");
+  }
+}
+
+TEST_P(HookdServerTest, StopOnErrorStopsAtTheFirstDeny) {
   FixedHook first;
   FixedHook denier(Deny("second says no"));
   FixedHook last(Deny("never asked"));
-  HookServer server(TestOptions(Strategy::kStopOnError));
+  HookServer server(Options(Strategy::kStopOnError));
   server.AddHook(&first);
   server.AddHook(&denier);
   server.AddHook(&last);
@@ -156,11 +224,11 @@ TEST(HookdServerTest, StopOnErrorStopsAtTheFirstDeny) {
   EXPECT_EQ(last.asked(), 0);
 }
 
-TEST(HookdServerTest, CollectAndContinueAsksEveryHookAndJoinsReasons) {
+TEST_P(HookdServerTest, CollectAndContinueAsksEveryHookAndJoinsReasons) {
   FixedHook a(Deny("a says no"));
   FixedHook b;
   FixedHook c(absl::InvalidArgumentError("c says no"));  // any non-UNAVAILABLE code denies
-  HookServer server(TestOptions(Strategy::kCollectAndContinue));
+  HookServer server(Options(Strategy::kCollectAndContinue));
   server.AddHook(&a);
   server.AddHook(&b);
   server.AddHook(&c);
@@ -177,10 +245,10 @@ TEST(HookdServerTest, CollectAndContinueAsksEveryHookAndJoinsReasons) {
   EXPECT_EQ(c.asked(), 1);
 }
 
-TEST(HookdServerTest, CollectAndContinueAllowsWhenAllAllow) {
+TEST_P(HookdServerTest, CollectAndContinueAllowsWhenAllAllow) {
   FixedHook a;
   FixedHook b;
-  HookServer server(TestOptions(Strategy::kCollectAndContinue));
+  HookServer server(Options(Strategy::kCollectAndContinue));
   server.AddHook(&a);
   server.AddHook(&b);
   ASSERT_TRUE(server.Start().ok());
@@ -191,9 +259,9 @@ TEST(HookdServerTest, CollectAndContinueAllowsWhenAllAllow) {
   EXPECT_EQ(a.asked() + b.asked(), 2);
 }
 
-TEST(HookdServerTest, UnavailableIsReturnedAsGrpcUnavailable) {
+TEST_P(HookdServerTest, UnavailableIsReturnedAsGrpcUnavailable) {
   FixedHook undecided(CannotDecide("policy database unreachable"));
-  HookServer server(TestOptions());
+  HookServer server(Options());
   server.AddHook(&undecided);
   ASSERT_TRUE(server.Start().ok());
   auto stub = Connect(server.address());
@@ -203,10 +271,10 @@ TEST(HookdServerTest, UnavailableIsReturnedAsGrpcUnavailable) {
   EXPECT_EQ(status.error_message(), "policy database unreachable");
 }
 
-TEST(HookdServerTest, StopOnErrorAlsoStopsAtAnUndecidedHook) {
+TEST_P(HookdServerTest, StopOnErrorAlsoStopsAtAnUndecidedHook) {
   FixedHook undecided(CannotDecide("db down"));
   FixedHook denier(Deny("no"));
-  HookServer server(TestOptions(Strategy::kStopOnError));
+  HookServer server(Options(Strategy::kStopOnError));
   server.AddHook(&undecided);
   server.AddHook(&denier);
   ASSERT_TRUE(server.Start().ok());
@@ -216,11 +284,11 @@ TEST(HookdServerTest, StopOnErrorAlsoStopsAtAnUndecidedHook) {
   EXPECT_EQ(denier.asked(), 0);
 }
 
-TEST(HookdServerTest, CollectAndContinueDenyWinsOverUndecided) {
+TEST_P(HookdServerTest, CollectAndContinueDenyWinsOverUndecided) {
   FixedHook undecided(CannotDecide("db down"));
   FixedHook denier(Deny("no"));
   FixedHook undecided2(CannotDecide("cache down"));
-  HookServer server(TestOptions(Strategy::kCollectAndContinue));
+  HookServer server(Options(Strategy::kCollectAndContinue));
   server.AddHook(&undecided);
   server.AddHook(&denier);
   server.AddHook(&undecided2);
@@ -232,11 +300,11 @@ TEST(HookdServerTest, CollectAndContinueDenyWinsOverUndecided) {
   EXPECT_EQ(response.reason(), "no");
 }
 
-TEST(HookdServerTest, CollectAndContinueJoinsUndecidedMessages) {
+TEST_P(HookdServerTest, CollectAndContinueJoinsUndecidedMessages) {
   FixedHook a(CannotDecide("db down"));
   FixedHook b;
   FixedHook c(CannotDecide("cache down"));
-  HookServer server(TestOptions(Strategy::kCollectAndContinue));
+  HookServer server(Options(Strategy::kCollectAndContinue));
   server.AddHook(&a);
   server.AddHook(&b);
   server.AddHook(&c);
@@ -248,9 +316,9 @@ TEST(HookdServerTest, CollectAndContinueJoinsUndecidedMessages) {
   EXPECT_EQ(status.error_message(), "db down; cache down");
 }
 
-TEST(HookdServerTest, DenyWithoutMessageStillGivesAReason) {
+TEST_P(HookdServerTest, DenyWithoutMessageStillGivesAReason) {
   FixedHook denier(absl::PermissionDeniedError(""));
-  HookServer server(TestOptions());
+  HookServer server(Options());
   server.AddHook(&denier);
   ASSERT_TRUE(server.Start().ok());
   auto stub = Connect(server.address());
@@ -260,10 +328,10 @@ TEST(HookdServerTest, DenyWithoutMessageStillGivesAReason) {
   EXPECT_EQ(response.reason(), "denied by hook");
 }
 
-TEST(HookdServerTest, ThrowingHookIsUndecidedAndDoesNotStopNotifications) {
+TEST_P(HookdServerTest, ThrowingHookIsUndecidedAndDoesNotStopNotifications) {
   ThrowingHook thrower;
   FixedHook after;
-  HookServer server(TestOptions());
+  HookServer server(Options());
   server.AddHook(&thrower);
   server.AddHook(&after);
   ASSERT_TRUE(server.Start().ok());
@@ -281,10 +349,10 @@ TEST(HookdServerTest, ThrowingHookIsUndecidedAndDoesNotStopNotifications) {
   EXPECT_THAT(after.closed(), ElementsAre("t9"));
 }
 
-TEST(HookdServerTest, NotificationsReachEveryHookWhateverTheStrategy) {
+TEST_P(HookdServerTest, NotificationsReachEveryHookWhateverTheStrategy) {
   FixedHook denier(Deny("no"));
   FixedHook other;
-  HookServer server(TestOptions(Strategy::kStopOnError));
+  HookServer server(Options(Strategy::kStopOnError));
   server.AddHook(&denier);
   server.AddHook(&other);
   ASSERT_TRUE(server.Start().ok());
@@ -298,9 +366,9 @@ TEST(HookdServerTest, NotificationsReachEveryHookWhateverTheStrategy) {
   EXPECT_THAT(other.closed(), ElementsAre("t1"));
 }
 
-TEST(HookdServerTest, DefaultOnDataBatchCallsPerTunnelConveniences) {
+TEST_P(HookdServerTest, DefaultOnDataBatchCallsPerTunnelConveniences) {
   TrafficHook hook;
-  HookServer server(TestOptions());
+  HookServer server(Options());
   server.AddHook(&hook);
   ASSERT_TRUE(server.Start().ok());
   auto stub = Connect(server.address());
@@ -365,9 +433,9 @@ std::string HealthCheck(const std::string& target, const std::string& service,
   return bytes;
 }
 
-TEST(HookdServerTest, ServesHealthServing) {
+TEST_P(HookdServerTest, ServesHealthServing) {
   Hook hook;
-  HookServer server(TestOptions());
+  HookServer server(Options());
   server.AddHook(&hook);
   ASSERT_TRUE(server.Start().ok());
   grpc::StatusCode code;
@@ -378,9 +446,9 @@ TEST(HookdServerTest, ServesHealthServing) {
   EXPECT_EQ(code, grpc::StatusCode::OK);
 }
 
-TEST(HookdServerTest, ServesReflection) {
+TEST_P(HookdServerTest, ServesReflection) {
   Hook hook;
-  HookServer server(TestOptions());
+  HookServer server(Options());
   server.AddHook(&hook);
   ASSERT_TRUE(server.Start().ok());
 
@@ -418,12 +486,12 @@ TEST(HookdServerTest, ServesReflection) {
   EXPECT_NE(bytes.find("grpc.health.v1.Health"), std::string::npos);
 }
 
-TEST(HookdServerTest, ServesOnAUnixSocket) {
+TEST_P(HookdServerTest, ServesOnAUnixSocket) {
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("hookd-test-" + std::to_string(getpid()) + ".sock"))
                                .string();
   FixedHook denier(Deny("no"));
-  HookServerOptions options = TestOptions();
+  HookServerOptions options = Options();
   options.address = "unix://" + path;
   options.max_threads = 4;
   HookServer server(options);
@@ -439,14 +507,14 @@ TEST(HookdServerTest, ServesOnAUnixSocket) {
   std::filesystem::remove(path);
 }
 
-TEST(HookdServerTest, StartErrors) {
+TEST_P(HookdServerTest, StartErrors) {
   {
-    HookServer server(TestOptions());
+    HookServer server(Options());
     EXPECT_EQ(server.Start().code(), absl::StatusCode::kInvalidArgument);  // no hooks
   }
   Hook hook;
   for (const char* address : {"localhost", "127.0.0.1:http", "127.0.0.1:70000"}) {
-    HookServerOptions options = TestOptions();
+    HookServerOptions options = Options();
     options.address = address;
     HookServer server(options);
     server.AddHook(&hook);
@@ -455,14 +523,14 @@ TEST(HookdServerTest, StartErrors) {
     EXPECT_NE(status.message().find(address), absl::string_view::npos) << status;
   }
   {
-    HookServerOptions options = TestOptions();
+    HookServerOptions options = Options();
     options.tls_key_file = "/nonexistent/key.pem";
     HookServer server(options);
     server.AddHook(&hook);
     EXPECT_EQ(server.Start().code(), absl::StatusCode::kInvalidArgument);
   }
   {
-    HookServerOptions options = TestOptions();
+    HookServerOptions options = Options();
     options.tls_cert_file = "/nonexistent/cert.pem";
     options.tls_key_file = "/nonexistent/key.pem";
     HookServer server(options);
@@ -473,10 +541,10 @@ TEST(HookdServerTest, StartErrors) {
   }
   {
     // The port is taken by a first server.
-    HookServer first(TestOptions());
+    HookServer first(Options());
     first.AddHook(&hook);
     ASSERT_TRUE(first.Start().ok());
-    HookServerOptions options = TestOptions();
+    HookServerOptions options = Options();
     options.address = first.address();
     HookServer second(options);
     second.AddHook(&hook);
@@ -484,9 +552,9 @@ TEST(HookdServerTest, StartErrors) {
   }
 }
 
-TEST(HookdServerTest, WaitReturnsOnSigterm) {
+TEST_P(HookdServerTest, WaitReturnsOnSigterm) {
   Hook hook;
-  HookServerOptions options = TestOptions();
+  HookServerOptions options = Options();
   options.handle_signals = true;
   HookServer server(options);
   server.AddHook(&hook);
@@ -505,9 +573,9 @@ TEST(HookdServerTest, WaitReturnsOnSigterm) {
   EXPECT_EQ(current.sa_handler, SIG_DFL);
 }
 
-TEST(HookdServerTest, ShutdownFromAnotherThreadEndsWaitAndCancelsTheDataStream) {
-  Hook hook;
-  HookServer server(TestOptions());
+TEST_P(HookdServerTest, ShutdownFromAnotherThreadEndsWaitAndCancelsTheDataStream) {
+  TrafficHook hook;
+  HookServer server(Options());
   server.AddHook(&hook);
   ASSERT_TRUE(server.Start().ok());
   // An open data stream, as the server keeps one: shutdown must not wait for
@@ -526,6 +594,12 @@ TEST(HookdServerTest, ShutdownFromAnotherThreadEndsWaitAndCancelsTheDataStream) 
   EXPECT_EQ(server.stop_signal(), 0);
   EXPECT_FALSE(writer->Finish().ok());
 }
+
+INSTANTIATE_TEST_SUITE_P(BothExecutions, HookdServerTest,
+                         ::testing::Values(Execution::kThreadPool, Execution::kInline),
+                         [](const ::testing::TestParamInfo<Execution>& info) {
+                           return info.param == Execution::kInline ? "Inline" : "ThreadPool";
+                         });
 
 // TLS and mTLS, with certificates made by the openssl CLI.
 class HookdTlsTest : public ::testing::Test {
@@ -611,16 +685,18 @@ TEST(HookdFlagsTest, ParsesSharedFlagsAndLeavesTheRest) {
   const char* argv[] = {"hook",
                         "--listen=0.0.0.0:7200",
                         "--strategy=collect_and_continue",
+                        "--execution=inline",
                         "--tls-cert=c.pem",
                         "--tls-key=k.pem",
                         "--tls-client-ca=ca.pem",
                         "--quota-bytes=5",
                         "positional"};
   std::vector<std::string> rest;
-  absl::StatusOr<HookServerOptions> options = ParseServerFlags(8, argv, &rest);
+  absl::StatusOr<HookServerOptions> options = ParseServerFlags(9, argv, &rest);
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->address, "0.0.0.0:7200");
   EXPECT_EQ(options->strategy, Strategy::kCollectAndContinue);
+  EXPECT_EQ(options->execution, Execution::kInline);
   EXPECT_EQ(options->tls_cert_file, "c.pem");
   EXPECT_EQ(options->tls_key_file, "k.pem");
   EXPECT_EQ(options->tls_client_ca_file, "ca.pem");
@@ -634,8 +710,24 @@ TEST(HookdFlagsTest, RejectsBadValuesAndUnknownFlags) {
   absl::Status status = ParseServerFlags(2, unknown).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("--listen-port=1"), absl::string_view::npos);
+  const char* bad_execution[] = {"hook", "--execution=fast"};
+  status = ParseServerFlags(2, bad_execution).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("thread_pool|inline"), absl::string_view::npos);
   const char* defaults[] = {"hook"};
   EXPECT_EQ(ParseServerFlags(1, defaults)->address, "127.0.0.1:7100");
+  EXPECT_EQ(ParseServerFlags(1, defaults)->execution, Execution::kThreadPool);
+}
+
+// A program with no flags of its own (unparsed == nullptr) still answers
+// --help: with the shared flags, exit 0.
+TEST(HookdFlagsTest, HelpWithoutProgramFlagsExitsZero) {
+  const char* help[] = {"hook", "--help"};
+  EXPECT_EXIT(ParseServerFlags(2, help), ::testing::ExitedWithCode(0), "");
+  // With unparsed, --help is the program's to answer.
+  std::vector<std::string> rest;
+  ASSERT_TRUE(ParseServerFlags(2, help, &rest).ok());
+  EXPECT_THAT(rest, ElementsAre("--help"));
 }
 
 TEST(HookdMetadataTest, FindsLabelsAndValues) {

@@ -1,7 +1,8 @@
 """The example hook services as processes, called the way reitunneld calls them.
 
 Needs REITUNNEL_BIN_DIR (build/bin) and REITUNNEL_HOOK_STUBS (build/python,
-made by the hookd_python_stubs target), and Debian's python3-grpcio.
+made by the hookd_python_stubs target: hook stubs and the staged Python SDK),
+and Debian's python3-grpcio.
 """
 
 import json
@@ -22,11 +23,12 @@ STUBS = os.environ.get("REITUNNEL_HOOK_STUBS", os.path.join(BIN, "..", "python")
 sys.path.insert(0, STUBS)
 
 from reitunnel.hook.v1 import hook_pb2, hook_pb2_grpc  # noqa: E402
+# grpc.health.v1 stubs, generated with the Python SDK from Debian's grpc-proto.
+from reitunnel_hookd._proto.grpc.health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
-try:
-    from hookd_health import health_pb2, health_pb2_grpc  # noqa: E402
-except ImportError:  # Debian's grpc-proto missing at build time
-    health_pb2 = None
+ALL_EVENTS = ["server_start", "server_stop", "client_connect", "client_disconnect",
+              "tunnel_open", "tunnel_close", "data", "error", "visitor_connect",
+              "visitor_disconnect"]
 
 RPC_TIMEOUT = 10
 START_TIMEOUT = 30  # sanitizer builds start slowly
@@ -115,9 +117,18 @@ class ExampleTestCase(unittest.TestCase):
     def stream(self, hook, *batches):
         return hook.stub.StreamDataEvents(iter(batches), timeout=RPC_TIMEOUT)
 
+    def assertDescribes(self, hook, events, sdk_prefix="reitunnel-hookd-cpp/"):
+        answer = hook.stub.Describe(hook_pb2.DescribeRequest(), timeout=RPC_TIMEOUT)
+        self.assertEqual(list(answer.events), events)
+        self.assertTrue(answer.sdk.startswith(sdk_prefix), answer.sdk)
+
+    def assertHelp(self, argv, *expected):
+        result = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for text in ("usage", "--listen") + expected:
+            self.assertIn(text, result.stdout)
+
     def assertServing(self, hook):
-        if health_pb2 is None:
-            self.skipTest("no health stubs (install grpc-proto)")
         health = health_pb2_grpc.HealthStub(hook.channel)
         for service in ("", "reitunnel.hook.v1.HookService"):
             answer = health.Check(health_pb2.HealthCheckRequest(service=service),
@@ -140,23 +151,40 @@ class MinimalHookTest(ExampleTestCase):
         self.assertDenied(self.open_tunnel(hook, "admin-panel"),
                           'tunnel names starting with "admin" are reserved')
         self.assertAllowed(self.open_tunnel(hook, "web"))
-        self.assertAllowed(self.connect(hook))
+        self.assertDescribes(hook, ["tunnel_open"])
+        # Not its event: never an allow.
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.connect(hook)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
         self.assertServing(hook)
         code, stderr = hook.stop()
         self.assertEqual(code, 0, stderr)
         hook.next_event("stopped", signal="SIGTERM")
 
-    def test_rejects_unknown_flags(self):
+    def test_inline_execution_answers_alike(self):
+        hook = self.start(os.path.join(BIN, "minimal-hook"), "--execution=inline")
+        self.assertDenied(self.open_tunnel(hook, "admin-panel"),
+                          'tunnel names starting with "admin" are reserved')
+        self.assertAllowed(self.open_tunnel(hook, "web"))
+        self.assertDescribes(hook, ["tunnel_open"])
+        self.assertServing(hook)
+
+    def test_rejects_unknown_flags_and_answers_help(self):
         result = subprocess.run([os.path.join(BIN, "minimal-hook"), "--bogus"],
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 2)
         self.assertIn('unknown argument "--bogus"', result.stderr)
+        self.assertHelp([os.path.join(BIN, "minimal-hook")], "--execution")
 
 
 class AuthHookTest(ExampleTestCase):
     def setUp(self):
         self.hook = self.start(os.path.join(BIN, "auth-hook"), "--allow-label=team=blue",
                                "--allow-ports=20000-20100", "--deny-tunnel-name=^admin")
+
+    def test_describes_and_answers_help(self):
+        self.assertDescribes(self.hook, ["client_connect", "tunnel_open"])
+        self.assertHelp([os.path.join(BIN, "auth-hook")], "--allow-label", "--execution")
 
     def test_label_allowlist(self):
         self.assertAllowed(self.connect(self.hook, labels={"team": "blue", "zone": "eu"}))
@@ -240,6 +268,12 @@ class QuotaHookTest(ExampleTestCase):
         self.assertAllowed(self.open_tunnel(hook, client_id="c3", tunnel_id="t6",
                                             labels={"team": "red"}))
 
+    def test_describes_and_answers_help(self):
+        hook = self.start(os.path.join(BIN, "quota-hook"), "--quota-bytes=1")
+        self.assertDescribes(hook, ["client_connect", "client_disconnect", "tunnel_open",
+                                    "tunnel_close", "data"])
+        self.assertHelp([os.path.join(BIN, "quota-hook")], "--quota-bytes")
+
     def test_requires_quota(self):
         result = subprocess.run([os.path.join(BIN, "quota-hook")], capture_output=True,
                                 text=True, timeout=30)
@@ -248,6 +282,11 @@ class QuotaHookTest(ExampleTestCase):
 
 
 class AuditHookTest(ExampleTestCase):
+    def test_describes_every_event_and_answers_help(self):
+        hook = self.start(os.path.join(BIN, "audit-hook"))
+        self.assertDescribes(hook, ALL_EVENTS)
+        self.assertHelp([os.path.join(BIN, "audit-hook")])
+
     def test_one_json_line_per_event(self):
         hook = self.start(os.path.join(BIN, "audit-hook"))
         self.assertAllowed(self.connect(hook, "c1", labels={"team": "blue"}))
@@ -289,6 +328,8 @@ class PythonHookServiceTest(ExampleTestCase):
         self.assertAllowed(self.open_tunnel(hook, "web"))
         self.stream(hook, batch(1, ("c1", "t1", 5, 6)), batch(3, ("c1", "t1", 1, 1)))
         self.assertServing(hook)
+        self.assertDescribes(hook, ALL_EVENTS, sdk_prefix="reitunnel-hookd-python/")
+        self.assertHelp(["/usr/bin/python3", script], "--deny-tunnel-name", "--tls-client-ca")
 
         hook.next_event("client_connect", client_id="c2", decision="deny")
         hook.next_event("tunnel_open", tunnel_name="admin", decision="deny")

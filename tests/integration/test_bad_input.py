@@ -51,8 +51,10 @@ BAD_INPUTS = {
 class BadInputTest(h.IntegrationTest):
     def setUp(self):
         super().setUp()
+        # Debug: every rejection is logged with its peer (at info they are
+        # aggregated per source, see test_flood).
         self.server, self.agent, self.echo, self.port = self.setup_tunnel(
-            config={"timeouts": {"handshake_ms": GARBAGE_HANDSHAKE_MS}})
+            config={"timeouts": {"handshake_ms": GARBAGE_HANDSHAKE_MS}, "log": {"level": "debug"}})
 
     def _check_challenge(self, sock):
         (magic, version, reserved, length), payload = h.read_frame(sock, timeout=10)
@@ -203,7 +205,7 @@ class HandshakeTimeoutTest(h.IntegrationTest):
     def setUp(self):
         super().setUp()
         self.server, self.agent, self.echo, self.port = self.setup_tunnel(
-            config={"timeouts": {"handshake_ms": self.HANDSHAKE_MS}})
+            config={"timeouts": {"handshake_ms": self.HANDSHAKE_MS}, "log": {"level": "debug"}})
 
     def _silent_connection(self, send=b""):
         mark = self.server.event_mark()

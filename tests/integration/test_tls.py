@@ -118,7 +118,7 @@ class TlsTest(IntegrationTest):
         refused = agent.wait_for_event("tunnel_refused", lambda e: e.get("name") == "admin")
         # The hook's own reason proves the call went through over mTLS.
         self.assertEqual(refused["code"], "DENIED")
-        self.assertNotIn("policy hook policy", refused["reason"])
+        self.assertNotIn('policy hook "policy"', refused["reason"])
         self.assertTrue(harness.tunnel_works(agent.tunnel_port("web")))
 
     def test_hook_with_untrusted_certificate_fails_closed(self):
@@ -126,14 +126,19 @@ class TlsTest(IntegrationTest):
         address = self.start_tls_hook(p)
         tls = {"ca_file": p("other-ca.pem"), "server_name": "policy.hooks.internal",
                "cert_file": p("client.pem"), "key_file": p("client.key")}
-        server = self.start_server(config={"hooks": [
-            {"name": "policy", "address": address, "events": ["tunnel_open"], "tls": tls,
-             "timeout_ms": 2000}]})
+        # The hook never completes a handshake: the server waits startup_wait_ms
+        # for it, then its fail_closed policy refuses, as a retryable refusal.
+        server = self.start_server(config={
+            "hooks": [{"name": "policy", "address": address, "events": ["tunnel_open"],
+                       "tls": tls, "timeout_ms": 2000}],
+            "hook_settings": {"startup_wait_ms": 1000}})
         echo = self.start_echo()
         agent = self.start_agent(server, [("web", 0, echo.port)], wait_open=False)
         refused = agent.wait_for_event("tunnel_refused")
-        self.assertIn("policy hook policy", refused["reason"])
-        self.assertEqual(agent.wait_exit(), 1)
+        self.assertIn('policy hook "policy"', refused["reason"])
+        self.assertEqual(refused["code"], "UNAVAILABLE")
+        self.assertNotIn("ssl", refused["reason"].lower(), "transport details leak to the agent")
+        self.assert_alive(agent)  # retryable: the agent keeps trying
 
 
 if __name__ == "__main__":

@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
     std::cerr << "audit-hook: unknown argument \"" << arg << "\"\n";
     return 2;
   }
+  options->name = "audit-hook";  // reported in Describe
   hookd::HookServer server(*options);
   server.AddHook(std::make_unique<AuditHook>());
   return hookd::ServeMain(server);

@@ -198,6 +198,7 @@ int main(int argc, char** argv) {
     std::cerr << "auth-hook: " << status.message() << "\n" << kUsage;
     return 2;
   }
+  options->name = "auth-hook";  // reported in Describe
   hookd::HookServer server(*options);
   server.AddHook(std::make_unique<AuthHook>(std::move(policy)));
   return hookd::ServeMain(server);

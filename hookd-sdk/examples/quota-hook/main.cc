@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
     std::cerr << "quota-hook: --quota-bytes is required\n" << kUsage;
     return 2;
   }
+  options->name = "quota-hook";  // reported in Describe
   hookd::HookServer server(*options);
   server.AddHook(std::make_unique<QuotaHook>(quota, account_label));
   return hookd::ServeMain(server);

@@ -176,6 +176,10 @@ TEST_F(AgentConfigTest, LabelErrors) {
   EXPECT_EQ(Error(With({"--label=team"})), "--label: expected KEY=VALUE");
   EXPECT_THAT(Error(With({"--label==x"})), HasSubstr("--label: invalid label key"));
   EXPECT_EQ(Error(With({"--label=a=1", "--label=a=2"})), "--label: key \"a\" given more than once");
+  // The Hello frame carries labels in proto3 strings, which must be UTF-8.
+  EXPECT_EQ(Error(With({"--label=a=\xff\xfe"})),
+            "--label=a=...: the value is not valid UTF-8 text");
+  EXPECT_TRUE(LoadAgentConfig(With({"--label=a=caf\xc3\xa9"})).ok());
   const std::string path =
       dir_.Write("agent.yaml",
                  "server: a:1\ntoken: t\ntunnels: [{name: w, local_addr: h:1}]\n"

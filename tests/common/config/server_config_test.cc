@@ -194,9 +194,9 @@ TEST_F(ServerConfigTest, HookDefaultsAreFilled) {
   absl::StatusOr<ServerConfig> cfg = LoadServerConfig({"--token=t", "--hook=p=h:1"});
   ASSERT_TRUE(cfg.ok()) << cfg.status();
   const auto& hook = cfg->hooks(0);
-  EXPECT_THAT(hook.events(), ::testing::ElementsAre("server_start", "server_stop", "client_connect",
-                                                    "client_disconnect", "tunnel_open",
-                                                    "tunnel_close", "data", "error"));
+  // Empty means "the defaults, narrowed to what the hook implements"
+  // (Describe); a filled-in list would turn into a requirement.
+  EXPECT_TRUE(hook.events().empty());
   EXPECT_EQ(hook.timeout_ms(), 500u);
   EXPECT_EQ(hook.failure_policy(), "fail_closed");
   EXPECT_EQ(hook.queue_size(), 4096u);

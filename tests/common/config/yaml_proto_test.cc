@@ -230,7 +230,7 @@ TEST(YamlToProtoTest, SyntaxErrorsCarryLineAndColumn) {
 TEST(YamlToProtoTest, RejectsSeveralDocuments) {
   ServerConfig msg;
   EXPECT_EQ(ErrorOf("listen: a:1\n---\nadmin: b:2\n", &msg),
-            "expected a single YAML document, found several");
+            "line 2, column 1: expected a single YAML document, found a second one here");
 }
 
 TEST(YamlToProtoTest, ErrorsNeverEchoValues) {
@@ -288,7 +288,8 @@ TEST(LoadYamlFileTest, MissingOrUnreadableFile) {
   absl::Status st = LoadYamlFile(missing, &msg);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(), missing + ": cannot read: No such file or directory");
-  EXPECT_EQ(LoadYamlFile(dir.path(), &msg).message(), dir.path() + ": cannot read: Is a directory");
+  EXPECT_EQ(LoadYamlFile(dir.path(), &msg).message(),
+            dir.path() + ": cannot read: a directory, not a regular file");
   EXPECT_FALSE(LoadYamlFile("", &msg).ok());
 }
 

@@ -1,8 +1,13 @@
 #include "server/hooks/hook_dispatcher.h"
 
+#include <atomic>
 #include <chrono>
+#include <optional>
+#include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "asio/co_spawn.hpp"
+#include "asio/executor_work_guard.hpp"
 #include "asio/io_context.hpp"
 #include "gtest/gtest.h"
 #include "server/hooks/fake_hook_client.h"
@@ -18,6 +23,9 @@ struct Harness {
   asio::io_context io;
   std::vector<FakeHookClient*> fakes;
   std::unique_ptr<HookDispatcher> dispatcher;
+  // Describe answers for the hooks to build (default: every event).
+  std::vector<std::optional<std::vector<std::string>>> implemented;
+  bool explicit_events = true;
 
   // `policies[i]` is hook i's failure policy; every hook sees every event.
   void Build(std::vector<std::string> policies, std::string strategy = "stop_on_error",
@@ -27,19 +35,30 @@ struct Harness {
     cfg.mutable_hook_settings()->set_max_pending_batches(max_pending_batches);
     for (size_t i = 0; i < policies.size(); ++i) {
       auto* h = cfg.add_hooks();
-      h->set_name("h" + std::to_string(i));
+      // StrCat, not "h" + ...: GCC 12 at -O3 reports a false -Wrestrict on
+      // operator+ (GCC PR 105651).
+      h->set_name(absl::StrCat("h", i));
       h->set_address("127.0.0.1:1");
       h->set_failure_policy(policies[i]);
       h->set_queue_size(queue_size);
-      for (auto e : {"client_connect", "tunnel_open", "tunnel_close", "client_disconnect", "data",
-                     "error", "visitor_connect"}) {
-        h->add_events(e);
+      if (explicit_events) {
+        for (auto e : {"client_connect", "tunnel_open", "tunnel_close", "client_disconnect", "data",
+                       "error", "visitor_connect"}) {
+          h->add_events(e);
+        }
       }
     }
     ASSERT_TRUE(NormalizeHookConfig(&cfg).ok());
     std::vector<HookDispatcher::Hook> hooks;
     for (const auto& hc : cfg.hooks()) {
       auto fake = std::make_unique<FakeHookClient>();
+      size_t i = fakes.size();
+      if (i < implemented.size()) {
+        fake->implemented = implemented[i];
+      } else {
+        fake->implemented = std::vector<std::string>();
+        for (const auto& info : hooks::kHookEvents) fake->implemented->emplace_back(info.name);
+      }
       fakes.push_back(fake.get());
       hooks.push_back({hc, std::move(fake)});
     }
@@ -47,8 +66,25 @@ struct Harness {
                                                   hv1::ServerInfo(), std::move(hooks));
   }
 
+  // Asks every hook Describe, as the server does at start.
+  absl::Status Ready(std::vector<std::string>* unreachable = nullptr) {
+    absl::Status out = absl::UnknownError("unset");
+    bool done = false;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          out = co_await dispatcher->WaitUntilReady(milliseconds(2000), unreachable);
+          done = true;
+        },
+        [](std::exception_ptr p) {
+          if (p) std::rethrow_exception(p);
+        });
+    RunUntil([&] { return done; });
+    return out;
+  }
+
   HookDecision Decide(HookEvent e = HookEvent::kTunnelOpen) {
-    HookDecision out{true, "unset"};
+    HookDecision out{HookDecision::Kind::kDeny, "unset"};
     bool done = false;
     asio::co_spawn(
         io,
@@ -77,7 +113,7 @@ struct Harness {
 
   size_t CountCalls(FakeHookClient* f, HookEvent e) {
     size_t n = 0;
-    for (auto& c : f->calls) n += c.event == e;
+    for (auto& c : f->calls()) n += c.event == e;
     return n;
   }
 };
@@ -86,7 +122,7 @@ TEST(HookDispatcherTest, AllowWhenEveryHookAllows) {
   Harness h;
   h.Build({"fail_closed", "fail_closed"});
   HookDecision d = h.Decide();
-  EXPECT_TRUE(d.allowed);
+  EXPECT_TRUE(d.allowed());
   EXPECT_EQ(h.CountCalls(h.fakes[0], HookEvent::kTunnelOpen), 1u);
   EXPECT_EQ(h.CountCalls(h.fakes[1], HookEvent::kTunnelOpen), 1u);
 }
@@ -97,7 +133,7 @@ TEST(HookDispatcherTest, StopOnErrorStopsAtFirstDenyWithItsReasonVerbatim) {
   h.fakes[0]->decision = hv1::DENY;
   h.fakes[0]->reason = "tunnel name \"web\" is reserved";
   HookDecision d = h.Decide();
-  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.allowed());
   EXPECT_EQ(d.reason, "tunnel name \"web\" is reserved");
   EXPECT_EQ(h.CountCalls(h.fakes[1], HookEvent::kTunnelOpen), 0u) << "second hook must not run";
   auto hooks = h.dispatcher->Hooks();
@@ -113,7 +149,7 @@ TEST(HookDispatcherTest, CollectAndContinueAsksAllAndListsEveryReason) {
   h.fakes[2]->decision = hv1::DENY;
   h.fakes[2]->reason = "third says no";
   HookDecision d = h.Decide();
-  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.allowed());
   EXPECT_EQ(d.reason, "first says no; third says no");
   for (auto* f : h.fakes) EXPECT_EQ(h.CountCalls(f, HookEvent::kTunnelOpen), 1u);
 }
@@ -123,7 +159,7 @@ TEST(HookDispatcherTest, FailClosedDeniesOnTransportErrorAndCounts) {
   h.Build({"fail_closed"});
   h.fakes[0]->decide_status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused");
   HookDecision d = h.Decide();
-  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.allowed());
   EXPECT_NE(d.reason.find("h0"), std::string::npos) << d.reason;
   auto hooks = h.dispatcher->Hooks();
   EXPECT_EQ(hooks[0].stats->errors.load(), 1u);
@@ -135,20 +171,116 @@ TEST(HookDispatcherTest, FailOpenAllowsOnTimeoutAndCounts) {
   h.Build({"fail_open"});
   h.fakes[0]->decide_status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline");
   HookDecision d = h.Decide();
-  EXPECT_TRUE(d.allowed);
+  EXPECT_TRUE(d.allowed());
   auto hooks = h.dispatcher->Hooks();
   EXPECT_EQ(hooks[0].stats->timeouts.load(), 1u);
   EXPECT_EQ(hooks[0].stats->fail_open_allowances.load(), 1u);
 }
 
-TEST(HookDispatcherTest, UnimplementedMeansAllowAndMissingDecisionIsAnError) {
+TEST(HookDispatcherTest, UnimplementedIsNeverAnAllowAndMissingDecisionIsAnError) {
   Harness h;
   h.Build({"fail_closed"});
   h.fakes[0]->decide_status = grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "");
-  EXPECT_TRUE(h.Decide().allowed);
+  HookDecision d = h.Decide();
+  EXPECT_EQ(d.kind, HookDecision::Kind::kUnavailable) << "UNIMPLEMENTED must not allow";
   h.fakes[0]->decide_status = grpc::Status::OK;
   h.fakes[0]->decision = hv1::DECISION_UNSPECIFIED;
-  EXPECT_FALSE(h.Decide().allowed);
+  EXPECT_EQ(h.Decide().kind, HookDecision::Kind::kUnavailable);
+  EXPECT_EQ(h.dispatcher->Hooks()[0].stats->errors.load(), 2u);
+}
+
+TEST(HookDispatcherTest, PolicyRefusalIsRetryableAndLeaksNoTransportDetail) {
+  Harness h;
+  h.Build({"fail_closed"});
+  h.fakes[0]->decide_status =
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "ipv4:127.0.0.1:7101: Connection refused");
+  HookDecision d = h.Decide();
+  EXPECT_EQ(d.kind, HookDecision::Kind::kUnavailable);
+  EXPECT_EQ(d.reason.find("127.0.0.1"), std::string::npos) << d.reason;
+  EXPECT_EQ(d.reason.find("refused"), std::string::npos) << d.reason;
+  // A real deny stays a deny.
+  h.fakes[0]->decide_status = grpc::Status::OK;
+  h.fakes[0]->decision = hv1::DENY;
+  h.fakes[0]->reason = "no";
+  EXPECT_EQ(h.Decide().kind, HookDecision::Kind::kDeny);
+}
+
+TEST(HookDispatcherTest, DefaultSubscriptionNarrowsToWhatTheHookImplements) {
+  Harness h;
+  h.explicit_events = false;
+  h.implemented = {std::vector<std::string>{"tunnel_open"}};
+  h.Build({"fail_closed"});
+  ASSERT_TRUE(h.Ready().ok());
+  EXPECT_TRUE(h.dispatcher->Subscribed(HookEvent::kTunnelOpen));
+  EXPECT_FALSE(h.dispatcher->Subscribed(HookEvent::kClientConnect));
+  EXPECT_FALSE(h.dispatcher->Subscribed(HookEvent::kTunnelClose));
+  EXPECT_TRUE(h.Decide(HookEvent::kTunnelOpen).allowed());
+  h.dispatcher->Notify(HookEvent::kTunnelClose, hv1::TunnelCloseRequest());
+  h.io.poll();
+  EXPECT_EQ(h.CountCalls(h.fakes[0], HookEvent::kTunnelClose), 0u)
+      << "a notification the hook does not implement is not sent";
+}
+
+TEST(HookDispatcherTest, ExplicitlySubscribedBlockingEventNotImplementedIsAConfigError) {
+  Harness h;
+  h.implemented = {std::vector<std::string>{"tunnel_open"}};  // lacks client_connect
+  h.Build({"fail_closed"});
+  absl::Status st = h.Ready();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("client_connect"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("h0"), std::string::npos) << st.message();
+  // At run time the policy decides, without calling the hook.
+  HookDecision d = h.Decide(HookEvent::kClientConnect);
+  EXPECT_EQ(d.kind, HookDecision::Kind::kUnavailable);
+  EXPECT_EQ(h.CountCalls(h.fakes[0], HookEvent::kClientConnect), 0u);
+}
+
+TEST(HookDispatcherTest, HookWithoutDescribeIsAskedAndItsUnimplementedFailsClosed) {
+  Harness h;
+  h.implemented = {std::nullopt};  // Describe answers UNIMPLEMENTED
+  h.Build({"fail_closed"});
+  ASSERT_TRUE(h.Ready().ok());
+  h.fakes[0]->decide_status = grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "");
+  EXPECT_EQ(h.Decide().kind, HookDecision::Kind::kUnavailable);
+  EXPECT_EQ(h.CountCalls(h.fakes[0], HookEvent::kTunnelOpen), 1u);
+}
+
+TEST(HookDispatcherTest, UnreachableHookIsReportedByWaitUntilReady) {
+  Harness h;
+  h.Build({"fail_closed"});
+  h.fakes[0]->describe_status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "down");
+  std::vector<std::string> unreachable;
+  ASSERT_TRUE(h.Ready(&unreachable).ok());
+  EXPECT_EQ(unreachable, std::vector<std::string>{"h0"});
+  EXPECT_TRUE(h.dispatcher->FailsClosed("h0", HookEvent::kTunnelOpen));
+}
+
+TEST(HookDispatcherTest, DecisionAskedFromAnotherThreadResumesThere) {
+  Harness h;
+  h.Build({"fail_closed"});
+  asio::io_context worker;
+  auto guard = asio::make_work_guard(worker);
+  std::thread t([&] { worker.run(); });
+  const std::thread::id worker_id = t.get_id();
+  std::atomic<bool> done{false};
+  std::thread::id resumed_on;
+  asio::co_spawn(
+      worker,
+      [&]() -> asio::awaitable<void> {
+        HookDecision d = co_await h.dispatcher->Decide(HookEvent::kTunnelOpen,
+                                                       hv1::TunnelOpenRequest());
+        EXPECT_TRUE(d.allowed());
+        resumed_on = std::this_thread::get_id();
+        done = true;
+      },
+      [](std::exception_ptr p) {
+        if (p) std::rethrow_exception(p);
+      });
+  h.RunUntil([&] { return done.load(); });
+  guard.reset();
+  worker.stop();
+  t.join();
+  EXPECT_EQ(resumed_on, worker_id);
 }
 
 TEST(HookDispatcherTest, DenyReasonIsBounded) {
@@ -170,11 +302,11 @@ TEST(HookDispatcherTest, NotificationsAndBatchesAreDeliveredInOrder) {
   close.set_tunnel_id("t1");
   h.dispatcher->Notify(HookEvent::kTunnelClose, close);
   h.dispatcher->Notify(HookEvent::kClientDisconnect, hv1::ClientDisconnectRequest());
-  h.RunUntil([&] { return h.fakes[0]->calls.size() == 3; });
-  EXPECT_EQ(h.fakes[0]->calls[0].event, HookEvent::kData);
-  EXPECT_EQ(h.fakes[0]->calls[1].event, HookEvent::kTunnelClose);
-  EXPECT_EQ(h.fakes[0]->calls[2].event, HookEvent::kClientDisconnect);
-  EXPECT_EQ(h.fakes[0]->batches[0].sequence(), 1u);
+  h.RunUntil([&] { return h.fakes[0]->calls().size() == 3; });
+  EXPECT_EQ(h.fakes[0]->calls()[0].event, HookEvent::kData);
+  EXPECT_EQ(h.fakes[0]->calls()[1].event, HookEvent::kTunnelClose);
+  EXPECT_EQ(h.fakes[0]->calls()[2].event, HookEvent::kClientDisconnect);
+  EXPECT_EQ(h.fakes[0]->batches()[0].sequence(), 1u);
 }
 
 TEST(HookDispatcherTest, TransientFailuresAreRetriedInOrder) {
@@ -188,10 +320,10 @@ TEST(HookDispatcherTest, TransientFailuresAreRetriedInOrder) {
   second.set_tunnel_id("second");
   h.dispatcher->Notify(HookEvent::kTunnelClose, first);
   h.dispatcher->Notify(HookEvent::kTunnelClose, second);
-  h.RunUntil([&] { return h.fakes[0]->calls.size() == 4; });
+  h.RunUntil([&] { return h.fakes[0]->calls().size() == 4; });
   // Two failed attempts of "first", then "first", then "second".
   std::vector<std::string> ids;
-  for (auto& c : h.fakes[0]->calls) {
+  for (auto& c : h.fakes[0]->calls()) {
     hv1::TunnelCloseRequest r;
     r.ParseFromString(c.request);
     ids.push_back(r.tunnel_id());
@@ -206,6 +338,7 @@ TEST(HookDispatcherTest, FullQueueDropsAndCountsInsteadOfBlocking) {
   h.Build({"fail_closed"}, "stop_on_error", /*queue_size=*/2, /*max_pending_batches=*/1);
   h.fakes[0]->defer = true;  // the hook never answers until released
   for (int i = 0; i < 5; ++i) h.dispatcher->Notify(HookEvent::kTunnelClose, hv1::TunnelCloseRequest());
+  h.io.poll();  // notifications are posted to the dispatcher's executor
   hv1::TunnelTraffic t;
   t.set_tunnel_id("t");
   for (int i = 0; i < 3; ++i) h.dispatcher->PublishTraffic({t});
@@ -221,10 +354,10 @@ TEST(HookDispatcherTest, FullQueueDropsAndCountsInsteadOfBlocking) {
   h.dispatcher->PublishTraffic({t});
   h.RunUntil([&] {
     h.fakes[0]->Release();
-    return h.fakes[0]->batches.size() == 2;
+    return h.fakes[0]->batches().size() == 2;
   });
-  EXPECT_EQ(h.fakes[0]->batches[0].sequence(), 1u);
-  EXPECT_EQ(h.fakes[0]->batches[1].sequence(), 4u);
+  EXPECT_EQ(h.fakes[0]->batches()[0].sequence(), 1u);
+  EXPECT_EQ(h.fakes[0]->batches()[1].sequence(), 4u);
 }
 
 TEST(HookDispatcherTest, LargeTrafficIsSplitIntoBatches) {
@@ -233,10 +366,10 @@ TEST(HookDispatcherTest, LargeTrafficIsSplitIntoBatches) {
   std::vector<hv1::TunnelTraffic> traffic(2500);
   for (size_t i = 0; i < traffic.size(); ++i) traffic[i].set_tunnel_id(std::to_string(i));
   h.dispatcher->PublishTraffic(traffic);
-  h.RunUntil([&] { return h.fakes[0]->batches.size() == 3; });
-  EXPECT_EQ(h.fakes[0]->batches[0].tunnels_size(), 1000);
-  EXPECT_EQ(h.fakes[0]->batches[2].tunnels_size(), 500);
-  EXPECT_EQ(h.fakes[0]->batches[2].sequence(), 3u);
+  h.RunUntil([&] { return h.fakes[0]->batches().size() == 3; });
+  EXPECT_EQ(h.fakes[0]->batches()[0].tunnels_size(), 1000);
+  EXPECT_EQ(h.fakes[0]->batches()[2].tunnels_size(), 500);
+  EXPECT_EQ(h.fakes[0]->batches()[2].sequence(), 3u);
 }
 
 TEST(HookDispatcherTest, NormalizeRejectsBadPolicyAndEventsWithPath) {
@@ -263,7 +396,11 @@ TEST(HookDispatcherTest, DefaultsSubscribeAllButVisitorEvents) {
   ASSERT_TRUE(NormalizeHookConfig(&cfg).ok());
   EXPECT_EQ(cfg.hooks(0).timeout_ms(), 500u);
   EXPECT_EQ(cfg.hooks(0).failure_policy(), "fail_closed");
-  EXPECT_EQ(cfg.hooks(0).events_size(), 8);
+  // Empty: the default events, narrowed by Describe at run time.
+  EXPECT_EQ(cfg.hooks(0).events_size(), 0);
+  int defaults = 0;
+  for (const auto& info : hooks::kHookEvents) defaults += info.default_subscribed;
+  EXPECT_EQ(defaults, 8);
   EXPECT_EQ(cfg.hook_settings().strategy(), "stop_on_error");
   EXPECT_EQ(cfg.hook_settings().flush_interval_ms(), 1000u);
 }

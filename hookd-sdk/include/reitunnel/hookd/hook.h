@@ -1,8 +1,11 @@
 #pragma once
 
 // The Hook base class: one virtual per event of the hook contract
-// (proto/reitunnel/hook/v1/hook.proto). Every method has a do-nothing default
-// that allows, so a hook overrides only the events it cares about.
+// (proto/reitunnel/hook/v1/hook.proto). A hook overrides only the events it
+// cares about, and HookServer tells the server which ones (the Describe RPC):
+// the server then sends this hook nothing else. HookServer sees the
+// overrides at compile time (AddHook is a template over the hook's type); a
+// hook that decides at run time overrides ImplementedEvents() instead.
 //
 // Blocking events return absl::Status, read as three states:
 //   OK                      ALLOW.
@@ -12,7 +15,9 @@
 //                           fail_open) decides, exactly as for a timeout.
 //   any other non-OK code   DENY, with the status message as the reason shown
 //                           to the agent (keep secrets out of it).
-// Allow(), Deny() and CannotDecide() below spell these out.
+// Allow(), Deny() and CannotDecide() below spell these out. The base class's
+// own blocking methods answer CannotDecide: an event a hook does not
+// implement is never an allow.
 //
 // Thread safety: the server calls a hook from several gRPC threads at once
 // (a tunnel opening while a data batch arrives, two agents connecting, ...).
@@ -21,10 +26,13 @@
 // Hook code may block (a database lookup), but not for long: the server waits
 // at most its configured timeout for a blocking answer and then applies the
 // failure policy, and a hook stuck forever also delays HookServer shutdown.
+// Hook code must never block when the HookServer runs it inline
+// (Execution::kInline).
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "reitunnel/hook/v1/hook.pb.h"
@@ -48,6 +56,13 @@ using Metadata = ::google::protobuf::Map<std::string, std::string>;
 class Hook {
  public:
   virtual ~Hook() = default;
+
+  // The events this hook implements, by name ("tunnel_open", "data", ...; see
+  // events.h), when they are only known at run time. nullopt (the default)
+  // means: the events whose methods the hook's class overrides, as seen by
+  // HookServer::AddHook. A hook that lists an event it does not override
+  // gets the base class's answers (CannotDecide for blocking events).
+  virtual std::optional<std::vector<std::string>> ImplementedEvents() const;
 
   // Blocking events. See the file comment for what the returned status means.
   virtual absl::Status OnServerStart(const ServerStartRequest& request);

@@ -15,9 +15,12 @@ namespace reitunnel::hookd {
 // Parses the shared flags from argv[1..argc-1]:
 //   --listen=ADDR              host:port (port 0 picks one) or unix:///path
 //   --strategy=NAME            stop_on_error (default) | collect_and_continue
+//   --execution=MODE           thread_pool (default) | inline
 //   --tls-cert=FILE --tls-key=FILE [--tls-client-ca=FILE]
 // starting from `defaults`. Other arguments are appended, in order, to
-// `unparsed` when it is non-null, and are an error otherwise.
+// `unparsed` when it is non-null (the program then answers --help itself,
+// with ServerFlagsHelp() in its text), and are an error otherwise, except
+// --help and -h, which then print the shared flags on stdout and exit 0.
 absl::StatusOr<HookServerOptions> ParseServerFlags(int argc, const char* const* argv,
                                                    std::vector<std::string>* unparsed = nullptr,
                                                    HookServerOptions defaults = {});

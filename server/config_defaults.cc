@@ -1,0 +1,19 @@
+#include "server/config_defaults.h"
+
+#include "common/runtime/cpu_count.h"
+
+namespace reitunnel::server {
+
+void FillDataPlaneDefaults(config::v1::ServerConfig* cfg) {
+  auto* l = cfg->mutable_limits();
+  if (l->max_pending_handshakes() == 0) l->set_max_pending_handshakes(1024);
+  if (l->max_pending_handshakes_per_source() == 0) l->set_max_pending_handshakes_per_source(64);
+  if (l->reserved_handshakes() == 0) l->set_reserved_handshakes(256);
+  if (l->auth_failures_before_block() == 0) l->set_auth_failures_before_block(5);
+  if (l->auth_block_ms() == 0) l->set_auth_block_ms(5000);
+  auto* t = cfg->mutable_timeouts();
+  if (t->watchdog_ms() == 0) t->set_watchdog_ms(10000);
+  if (cfg->workers() == 0) cfg->set_workers(static_cast<uint32_t>(runtime::UsableCpuCount()));
+}
+
+}  // namespace reitunnel::server

@@ -1,0 +1,256 @@
+#include "server/session/session_shard.h"
+
+#include "absl/strings/str_cat.h"
+#include "asio/experimental/as_tuple.hpp"
+#include "asio/post.hpp"
+#include "asio/steady_timer.hpp"
+#include "asio/use_awaitable.hpp"
+#include "common/log/log.h"
+#include "common/net/frame_io.h"
+#include "common/net/framed_relay.h"
+#include "common/net/listener.h"
+#include "common/net/spawn.h"
+#include "server/hooks/hook_dispatcher.h"
+#include "server/session/active_visitors.h"
+
+namespace reitunnel::server {
+
+SessionShard::SessionShard(int worker, asio::any_io_executor ex, ShardSettings settings,
+                           HookDispatcher* hooks, ActiveVisitors* active,
+                           std::function<void(uint32_t)> request_links)
+    : worker_(worker),
+      ex_(ex),
+      settings_(std::move(settings)),
+      hooks_(hooks),
+      active_(active),
+      request_links_(std::move(request_links)),
+      pool_(std::make_shared<DataPool>(ex)) {}
+
+void SessionShard::SetSiblings(std::vector<std::weak_ptr<SessionShard>> siblings) {
+  siblings_ = std::move(siblings);
+}
+
+void SessionShard::AddLink(Link link) {
+  if (closed_) {
+    link->Close();
+    return;
+  }
+  if (pool_->waiting() == 0) {
+    // Nobody here needs it: a sibling whose visitors wait gets it instead
+    // of waiting for the agent's next connection.
+    for (auto& weak : siblings_) {
+      auto s = weak.lock();
+      if (!s || s.get() == this || s->waiting_visitors() == 0) continue;
+      HandOver(std::move(link), s);
+      return;
+    }
+  }
+  pool_->Add(std::move(link));
+}
+
+void SessionShard::HandOver(Link link, const std::shared_ptr<SessionShard>& to) {
+  auto* conn = dynamic_cast<net::Conn*>(link->inner().get());
+  if (!conn || link->has_buffered_input()) {
+    pool_->Add(std::move(link));
+    return;
+  }
+  std::shared_ptr<net::Conn> moved;
+  try {
+    moved = conn->MoveTo(to->executor());
+  } catch (const std::system_error&) {
+    link->Close();
+    return;
+  }
+  auto moved_link = std::make_shared<net::BufferedStream>(std::move(moved));
+  asio::post(to->executor(), [to, moved_link]() mutable { to->AddLink(std::move(moved_link)); });
+}
+
+void SessionShard::GiveLinkTo(const std::shared_ptr<SessionShard>& to) {
+  if (Link link = pool_->TakeIdle()) HandOver(std::move(link), to);
+}
+
+asio::awaitable<Link> SessionShard::AcquireLink() {
+  if (pool_->idle() == 0) {
+    // Ask a sibling with idle links to hand one over, and the agent for more
+    // (whichever arrives first serves this visitor; the other idles).
+    auto self = shared_from_this();
+    for (auto& weak : siblings_) {
+      auto s = weak.lock();
+      if (!s || s.get() == this || s->idle_links() == 0) continue;
+      asio::post(s->executor(), [s, self] { s->GiveLinkTo(self); });
+      break;
+    }
+    request_links_(1);
+  }
+  co_return co_await pool_->Acquire(settings_.data_connection_timeout);
+}
+
+void SessionShard::StartTunnel(std::shared_ptr<TunnelCore> core, asio::ip::tcp::acceptor acceptor) {
+  if (closed_) return;
+  auto t = std::make_shared<TunnelShard>(TunnelShard{std::move(core), std::move(acceptor), {}, 0});
+  tunnels_[t->core->info().tunnel_id] = t;
+  net::Spawn(ex_, AcceptLoop(t), "tunnel_accept");
+}
+
+void SessionShard::StopAccepting(const std::string& tunnel_id) {
+  auto it = tunnels_.find(tunnel_id);
+  if (it == tunnels_.end()) return;
+  asio::error_code ec;
+  it->second->acceptor.close(ec);
+}
+
+void SessionShard::StopAcceptingAll() {
+  for (auto& [id, _] : tunnels_) StopAccepting(id);
+}
+
+void SessionShard::StopTunnel(const std::string& tunnel_id) {
+  auto it = tunnels_.find(tunnel_id);
+  if (it == tunnels_.end()) return;
+  auto t = it->second;
+  tunnels_.erase(it);
+  asio::error_code ec;
+  t->acceptor.close(ec);
+  for (auto& v : t->visitors) {
+    v->conn->Close();
+    if (v->link) v->link->Close();
+  }
+}
+
+void SessionShard::Close() {
+  if (closed_) return;
+  closed_ = true;
+  std::vector<std::string> ids;
+  for (auto& [id, _] : tunnels_) ids.push_back(id);
+  for (auto& id : ids) StopTunnel(id);
+  pool_->Close();
+}
+
+asio::awaitable<void> SessionShard::AcceptLoop(std::shared_ptr<TunnelShard> t) {
+  auto self = shared_from_this();
+  asio::error_code ec;
+  const auto protocol = t->acceptor.local_endpoint(ec).protocol();
+  if (ec) co_return;
+  auto& slot = t->core->slot(worker_);
+  // Named, not a temporary in the co_await expression (GCC 12 bug).
+  const net::AcceptedFn accepted = [this, t, &slot](asio::ip::tcp::socket socket,
+                                                     std::string peer) {
+    if (t->core->Totals().active_visitors() >= settings_.max_visitors_per_tunnel) {
+      log::Warn("visitor_rejected", "tunnel is at its visitor limit",
+                {{"tunnel_id", t->core->info().tunnel_id},
+                 {"limit", settings_.max_visitors_per_tunnel}});
+      return;  // the socket closes as it goes out of scope
+    }
+    auto v = std::make_shared<Visitor>();
+    v->id = absl::StrCat(t->core->info().tunnel_id, "-", worker_, ".", ++t->next_visitor);
+    v->conn = std::make_shared<net::Conn>(std::move(socket), std::move(peer));
+    t->visitors.insert(v);
+    slot.visitors_opened.Add(1);
+    active_->Inc();
+    net::Spawn(ex_, Serve(t, v), "visitor");
+  };
+  for (;;) {
+    ec = co_await net::AcceptBatch(t->acceptor, protocol, accepted);
+    if (!t->acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE and friends: keep serving the visitors we have.
+      log::Warn("visitor_accept_failed", "accepting a visitor failed",
+                {{"tunnel_id", t->core->info().tunnel_id}, {"error", ec.message()}});
+      asio::steady_timer backoff(ex_, std::chrono::milliseconds(50));
+      co_await backoff.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+  }
+}
+
+asio::awaitable<bool> SessionShard::Admit(const TunnelShard& t, const Visitor& v) {
+  if (!hooks_ || !hooks_->Subscribed(HookEvent::kVisitorConnect)) co_return true;
+  const auto& info = t.core->info();
+  hook::v1::VisitorConnectRequest req;
+  req.set_client_id(info.client_id);
+  req.set_tunnel_id(info.tunnel_id);
+  req.mutable_metadata()->insert(info.metadata.begin(), info.metadata.end());
+  (*req.mutable_metadata())["visitor_addr"] = v.conn->peer();
+  req.set_visitor_addr(v.conn->peer());
+  req.set_visitor_id(v.id);
+  HookDecision d = co_await hooks_->Decide(HookEvent::kVisitorConnect, std::move(req));
+  if (!d.allowed()) {
+    log::Info("visitor_denied", "visitor denied by policy",
+              {{"tunnel_id", info.tunnel_id}, {"visitor", v.conn->peer()}, {"reason", d.reason}});
+  }
+  co_return d.allowed();
+}
+
+void SessionShard::NotifyVisitorClosed(const TunnelShard& t, const Visitor& v) {
+  if (!hooks_ || !hooks_->Subscribed(HookEvent::kVisitorDisconnect)) return;
+  const auto& info = t.core->info();
+  hook::v1::VisitorDisconnectRequest req;
+  req.set_client_id(info.client_id);
+  req.set_tunnel_id(info.tunnel_id);
+  req.mutable_metadata()->insert(info.metadata.begin(), info.metadata.end());
+  (*req.mutable_metadata())["visitor_addr"] = v.conn->peer();
+  req.set_visitor_addr(v.conn->peer());
+  req.set_visitor_id(v.id);
+  req.set_bytes_received(v.counters.plain_to_link.Get());
+  req.set_bytes_sent(v.counters.link_to_plain.Get());
+  req.set_duration_ms(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                            v.started)
+          .count()));
+  hooks_->Notify(HookEvent::kVisitorDisconnect, std::move(req));
+}
+
+asio::awaitable<void> SessionShard::Serve(std::shared_ptr<TunnelShard> t,
+                                          std::shared_ptr<Visitor> v) {
+  auto self = shared_from_this();
+  const auto& info = t->core->info();
+  bool admitted = false;
+  try {
+    admitted = co_await Admit(*t, *v);
+    if (admitted && v->conn->is_open()) {
+      v->link = co_await AcquireLink();
+      if (!v->link) {
+        log::Warn("visitor_dropped", "no data connection from the agent in time",
+                  {{"tunnel_id", info.tunnel_id}, {"visitor", v->conn->peer()}});
+        if (hooks_) {
+          hook::v1::ErrorEvent err;
+          err.set_component("relay");
+          err.set_message("no data connection from the agent in time; visitor dropped");
+          err.set_client_id(info.client_id);
+          err.set_tunnel_id(info.tunnel_id);
+          hooks_->Notify(HookEvent::kError, std::move(err));
+        }
+      } else if (v->conn->is_open()) {
+        wire::v1::Frame start;
+        start.mutable_start_relay()->set_tunnel_id(info.tunnel_id);
+        start.mutable_start_relay()->set_visitor_addr(v->conn->peer());
+        start.mutable_start_relay()->set_public_addr(info.public_addr);
+        co_await net::WriteFrame(*v->link, start);
+        net::RelaySinks sinks{&v->counters, &t->core->slot(worker_).relay};
+        if (settings_.framed) {
+          auto state = co_await net::FramedRelay(*v->conn, *v->link, sinks);
+          // Back to the pool for the next visitor: no new TCP or auth
+          // handshake. Anything buffered after the agent's terminator would
+          // be a protocol violation.
+          if (state == net::LinkState::kReusable && !v->link->has_buffered_input() &&
+              v->link->is_open() && !closed_ && tunnels_.count(info.tunnel_id)) {
+            Link link = std::move(v->link);
+            AddLink(std::move(link));
+          }
+        } else {
+          auto* data = dynamic_cast<net::Conn*>(v->link->inner().get());
+          if (data) co_await net::Relay(*v->conn, *data, sinks);
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    log::Debug("visitor_error", "visitor relay ended with an error",
+               {{"tunnel_id", info.tunnel_id}, {"error", e.what()}});
+  }
+  v->conn->Close();
+  if (v->link) v->link->Close();
+  t->visitors.erase(v);
+  t->core->slot(worker_).visitors_closed.Add(1);
+  active_->Dec();
+  if (admitted) NotifyVisitorClosed(*t, *v);
+}
+
+}  // namespace reitunnel::server

@@ -1,0 +1,110 @@
+#pragma once
+
+// One worker's part of an agent session: the idle data connections that
+// landed on this worker, this worker's listener of each of the agent's
+// tunnels (the public port is a SO_REUSEPORT group, one socket per worker),
+// and the visitors accepted here with their relays. Everything here runs on
+// the shard's worker; other threads only post to it.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "asio/any_io_executor.hpp"
+#include "asio/awaitable.hpp"
+#include "asio/ip/tcp.hpp"
+#include "common/net/conn.h"
+#include "server/session/data_pool.h"
+#include "server/session/tunnel_core.h"
+
+namespace reitunnel::server {
+
+class HookDispatcher;
+class ActiveVisitors;
+
+struct ShardSettings {
+  std::string client_id;
+  // Links relay many visitors in turn ("framed_relay" agreed with the agent).
+  bool framed = false;
+  std::chrono::milliseconds data_connection_timeout{10000};
+  uint32_t max_visitors_per_tunnel = 10000;
+};
+
+class SessionShard : public std::enable_shared_from_this<SessionShard> {
+ public:
+  // `request_links(n)` asks the agent for n more data connections; it is
+  // thread-safe (it posts to the session's home worker).
+  SessionShard(int worker, asio::any_io_executor ex, ShardSettings settings,
+               HookDispatcher* hooks, ActiveVisitors* active,
+               std::function<void(uint32_t)> request_links);
+
+  int worker() const { return worker_; }
+  const asio::any_io_executor& executor() const { return ex_; }
+  // The other shards of the session, to balance links with. Set once, before
+  // any link arrives.
+  void SetSiblings(std::vector<std::weak_ptr<SessionShard>> siblings);
+
+  // On this shard's worker:
+  // A new or returning link. Goes to a waiting visitor here, else to a
+  // sibling with waiting visitors (the fd is handed over), else idles here.
+  void AddLink(Link link);
+  // Starts relaying visitors of `core` accepted by `acceptor` (this
+  // worker's socket of the tunnel's listener group).
+  void StartTunnel(std::shared_ptr<TunnelCore> core, asio::ip::tcp::acceptor acceptor);
+  // Stops accepting for the tunnel (drain), keeping its visitors.
+  void StopAccepting(const std::string& tunnel_id);
+  void StopAcceptingAll();
+  // Stops accepting and aborts the tunnel's visitors. Afterwards no byte of
+  // it moves on this worker, so its slot counters are final.
+  void StopTunnel(const std::string& tunnel_id);
+  // Retires up to n idle links; returns how many.
+  size_t RetireLinks(size_t n) { return pool_->Retire(n); }
+  // Everything ends: tunnels stopped, idle links closed, waiters failed.
+  void Close();
+
+  // Any thread:
+  int idle_links() const { return pool_->idle(); }
+  int waiting_visitors() const { return pool_->waiting(); }
+
+ private:
+  struct Visitor {
+    std::string id;
+    std::shared_ptr<net::Conn> conn;
+    Link link;
+    net::RelayCounters counters;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  };
+  struct TunnelShard {
+    std::shared_ptr<TunnelCore> core;
+    asio::ip::tcp::acceptor acceptor;
+    std::set<std::shared_ptr<Visitor>> visitors;
+    uint64_t next_visitor = 0;
+  };
+
+  asio::awaitable<void> AcceptLoop(std::shared_ptr<TunnelShard> t);
+  asio::awaitable<void> Serve(std::shared_ptr<TunnelShard> t, std::shared_ptr<Visitor> v);
+  asio::awaitable<bool> Admit(const TunnelShard& t, const Visitor& v);
+  asio::awaitable<Link> AcquireLink();
+  void NotifyVisitorClosed(const TunnelShard& t, const Visitor& v);
+  // Moves one idle link of this shard to `to` (a sibling asked for it).
+  void GiveLinkTo(const std::shared_ptr<SessionShard>& to);
+  void HandOver(Link link, const std::shared_ptr<SessionShard>& to);
+
+  int worker_;
+  asio::any_io_executor ex_;
+  ShardSettings settings_;
+  HookDispatcher* hooks_;
+  ActiveVisitors* active_;
+  std::function<void(uint32_t)> request_links_;
+  std::shared_ptr<DataPool> pool_;
+  std::vector<std::weak_ptr<SessionShard>> siblings_;
+  std::map<std::string, std::shared_ptr<TunnelShard>> tunnels_;
+  bool closed_ = false;
+};
+
+}  // namespace reitunnel::server
