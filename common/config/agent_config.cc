@@ -36,7 +36,9 @@ FlagSet AgentFlags() {
       .String("tls-cert", "FILE", "PEM client certificate (mTLS)")
       .String("tls-key", "FILE", "PEM private key for --tls-cert")
       .String("tls-server-name", "NAME",
-              "name checked against the server certificate\n(default: host of --server)");
+              "name checked against the server certificate\n(default: host of --server)")
+      .String("workers", "N",
+              "worker threads relaying visitors (default: the\nCPUs this process may use)");
   return fs;
 }
 
@@ -221,6 +223,9 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
   if (absl::Status st = ResolveLabels(fs, origins, &cfg); !st.ok()) return st;
   if (absl::Status st = ResolveTls(fs, origins, &cfg, *server); !st.ok()) return st;
   if (absl::Status st = internal::ResolveLog(fs, origins, cfg.mutable_log()); !st.ok()) return st;
+  uint32_t workers = cfg.workers();
+  if (absl::Status st = internal::ResolveWorkers(fs, origins, &workers); !st.ok()) return st;
+  cfg.set_workers(workers);
 
   const auto& r = cfg.reconnect();
   if (r.initial_backoff_ms() > r.max_backoff_ms()) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace reitunnel::config::internal {
@@ -102,6 +103,23 @@ absl::Status ResolveLog(const FlagSet& flags, const Origins& origins,
   if (format != "text" && format != "json") {
     return origins.Error("log-format", "log.format", format, true,
                          "unknown log format (expected text or json)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveWorkers(const FlagSet& flags, const Origins& origins, uint32_t* workers) {
+  constexpr uint32_t kMaxWorkers = 1024;
+  if (flags.IsSet("workers")) {
+    const std::string& v = flags.GetString("workers");
+    uint32_t n = 0;
+    if (!absl::SimpleAtoi(v, &n) || n == 0 || n > kMaxWorkers) {
+      return origins.Error("workers", "workers", v, true,
+                           absl::StrCat("expected a number of worker threads from 1 to ",
+                                        kMaxWorkers));
+    }
+    *workers = n;
+  } else if (*workers > kMaxWorkers) {
+    return origins.FileError("workers", absl::StrCat("at most ", kMaxWorkers));
   }
   return absl::OkStatus();
 }

@@ -75,6 +75,10 @@ absl::Status CheckTokenLength(const std::string& token, const SecretSetting& set
 // nullopt. `what` names it: "the token". Never contains the token.
 std::optional<std::string> WeakTokenWarning(std::string_view what, const std::string& token);
 
+// --workers=N over the file's `workers`; N from 1 to 1024 (0 in the file:
+// the default, the CPUs the process may use).
+absl::Status ResolveWorkers(const FlagSet& flags, const Origins& origins, uint32_t* workers);
+
 // --log-level/--log-format over the file, then defaults (info, text), then
 // validation.
 absl::Status ResolveLog(const FlagSet& flags, const Origins& origins,

@@ -47,7 +47,9 @@ FlagSet ServerFlags() {
       .String("admin-tls-key", "FILE", "PEM private key for --admin-tls-cert")
       .String("admin-tls-client-ca", "FILE",
               "PEM CA; admin clients with a certificate signed by\nit need no token (mTLS)")
-      .String("metrics", "HOST:PORT", "serve Prometheus metrics at /metrics (default off)");
+      .String("metrics", "HOST:PORT", "serve Prometheus metrics at /metrics (default off)")
+      .String("workers", "N",
+              "data-plane worker threads (default: the CPUs\nthis process may use)");
   return fs;
 }
 
@@ -281,6 +283,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& ar
     cfg.mutable_admin_api()->set_client_ca_file(fs.GetString("admin-tls-client-ca"));
   }
   if (fs.IsSet("metrics")) cfg.set_metrics(fs.GetString("metrics"));
+  uint32_t workers = cfg.workers();
+  if (absl::Status st = internal::ResolveWorkers(fs, origins, &workers); !st.ok()) return st;
+  cfg.set_workers(workers);
   if (absl::Status st = ResolveHooks(fs, origins, &cfg); !st.ok()) return st;
 
   FillDefaults(&cfg);

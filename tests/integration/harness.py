@@ -36,6 +36,10 @@ import unittest
 # Generous: binaries may be built with ASan+UBSan (2-3x slower). These only
 # matter when something is broken.
 DEFAULT_TIMEOUT = float(os.environ.get("REITUNNEL_TEST_TIMEOUT", "30"))
+# ctest runs the suite twice: with one worker thread per daemon and with
+# several (--workers), so both the single-loop and the cross-worker paths
+# (fd hand-over, sharded pools) are exercised by every test.
+WORKERS = os.environ.get("REITUNNEL_TEST_WORKERS", "")
 LOOPBACK = "127.0.0.1"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -982,6 +986,8 @@ class IntegrationTest(unittest.TestCase):
             argv.append(f"--public-ports={ports.spec if isinstance(ports, PortRange) else ports}")
         if log_format:
             argv.append(f"--log-format={log_format}")
+        if WORKERS:
+            argv.append(f"--workers={WORKERS}")
         if use_config:
             cfg = deep_merge({"public_bind_addr": LOOPBACK}, config or {})
             path = self.write_config(f"{name}-{len(self.procs)}.yaml", cfg)
@@ -1020,6 +1026,8 @@ class IntegrationTest(unittest.TestCase):
                 argv.append(f"--tunnel={tname}={rport}:{LOOPBACK}:{lport}")
         if log_format:
             argv.append(f"--log-format={log_format}")
+        if WORKERS:
+            argv.append(f"--workers={WORKERS}")
         if config is not None:
             path = self.write_config(f"{name}-{len(self.procs)}.yaml", config)
             argv.append(f"--config={path}")
