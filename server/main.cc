@@ -21,6 +21,7 @@
 #include "server/admin/metrics.h"
 #include "server/admin_server.h"
 #include "server/config_defaults.h"
+#include "server/exposure_warnings.h"
 #include "server/hooks/make_dispatcher.h"
 #include "server/server.h"
 
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   for (const std::string& w : reitunnel::config::ServerConfigWarnings(*cfg)) {
     rlog::Warn("config_warning", w);
   }
+  for (const std::string& w : rs::ExposureWarnings(*cfg)) rlog::Warn("listener_without_tls", w);
 
   reitunnel::net::SslCtxPtr tls;
   if (!cfg->tls().cert_file().empty()) {
