@@ -14,11 +14,6 @@ namespace {
 constexpr const char* kGlobalStringFlags[] = {
     "admin", "token", "tls-ca", "tls-cert", "tls-key", "tls-server-name", "timeout", "output", "o"};
 
-void AddGlobalFlags(config::FlagSet& fs) {
-  for (const char* name : kGlobalStringFlags) fs.String(name);
-  fs.Bool("tls").Bool("help").Bool("h").Bool("version");
-}
-
 std::string Canonical(const std::string& name) { return name == "o" ? "output" : name; }
 
 std::string Shown(const std::string& name) {
@@ -126,10 +121,14 @@ Outcome BuildGlobals(const RawGlobals& raw, const EnvLookup& env, const GroupSpe
     const std::string v = absl::AsciiStrToLower(it->second);
     if (v == "table") {
       g->output = OutputFormat::kTable;
+    } else if (v == "wide") {
+      g->output = OutputFormat::kWide;
     } else if (v == "json") {
       g->output = OutputFormat::kJson;
+    } else if (v == "yaml") {
+      g->output = OutputFormat::kYaml;
     } else {
-      return UsageError("-o/--output wants table or json", group, command);
+      return UsageError("-o/--output wants table, wide, json or yaml", group, command);
     }
   }
   return Outcome::Ok();
@@ -157,6 +156,11 @@ std::string VerbList(const GroupSpec& group) {
 }
 
 }  // namespace
+
+void AddGlobalFlags(config::FlagSet& fs) {
+  for (const char* name : kGlobalStringFlags) fs.String(name);
+  fs.Bool("tls").Bool("help").Bool("h").Bool("version");
+}
 
 bool ParseTimeout(const std::string& text, absl::Duration* out) {
   absl::Duration d;

@@ -34,6 +34,9 @@ using EnvLookup = std::function<const char*(const char*)>;
 Outcome ParseCommandLine(const std::vector<std::string>& argv, const std::vector<GroupSpec>& groups,
                          const EnvLookup& env, CommandLine* out);
 
+// Registers the global flags ("o" is the short spelling of "output").
+void AddGlobalFlags(config::FlagSet& fs);
+
 // Accepts "5s", "500ms", "1m30s" and bare seconds ("10").
 bool ParseTimeout(const std::string& text, absl::Duration* out);
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -35,7 +36,10 @@ struct Outcome {
   bool ok() const { return exit_code == kExitOk; }
 };
 
-enum class OutputFormat { kTable, kJson };
+// table: aligned columns; wide: more columns; json/yaml: the API message.
+enum class OutputFormat { kTable, kWide, kJson, kYaml };
+// The -o spellings, in the order above.
+inline constexpr const char* kOutputFormatNames[] = {"table", "wide", "json", "yaml"};
 
 inline constexpr const char* kDefaultAdminAddr = "127.0.0.1:7001";
 
@@ -75,6 +79,10 @@ struct CommandSpec {
   int max_args = 0;
   std::function<void(config::FlagSet&)> add_flags;
   std::function<Outcome(Context&)> run;
+  // For shell completion: the words a positional may be, when known
+  // offline ("bash", "zsh"), and the values of the command's own flags.
+  std::vector<std::string> arg_values;
+  std::vector<std::pair<std::string, std::vector<std::string>>> flag_values;
 };
 
 struct GroupSpec {

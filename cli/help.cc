@@ -21,8 +21,17 @@ constexpr const char* kGlobalFlags =
     "  --tls-server-name=NAME      name expected in the server's certificate\n"
     "  --timeout=DURATION          deadline of each call, e.g. 500ms, 10s\n"
     "                              (default 5s)\n"
-    "  -o, --output=FORMAT         table (default) or json\n"
+    "  -o, --output=FORMAT         table (default), wide (more columns), json or\n"
+    "                              yaml\n"
     "  -h, --help                  show help\n";
+
+constexpr const char* kEnvironment =
+    "Environment:\n"
+    "  REITUNNEL_ADMIN             admin API address when --admin is not given\n"
+    "  REITUNNEL_ADMIN_TOKEN       admin token when --token is not given (keeps it\n"
+    "                              out of ps and shell history)\n"
+    "  GRPC_VERBOSITY              debug, info or error: show gRPC's own log lines\n"
+    "                              on stderr (hidden by default)\n";
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 error or not found, 2 usage, 3 admin API unreachable or\n"
@@ -57,11 +66,12 @@ std::string TopLevelHelp(const std::vector<GroupSpec>& groups) {
       absl::StrAppend(&out, "  ", Pad(words, 28), c.summary, "\n");
     }
   }
-  absl::StrAppend(&out, "\n", kGlobalFlags, "\n", kExitCodes, "\nExamples:\n", "  ", kProgram,
+  absl::StrAppend(&out, "\n", kGlobalFlags, "\n", kEnvironment, "\n", kExitCodes, "\nExamples:\n", "  ", kProgram,
                   " --admin=127.0.0.1:7001 --token=SECRET tunnels list\n",
                   "  REITUNNEL_ADMIN_TOKEN=SECRET ", kProgram, " tunnels list -o json\n", "  ",
                   kProgram, " clients kick 3f2a9c0d11e4b7a8 --reason=maintenance\n", "  ", kProgram,
-                  " events watch --client=3f2a9c0d11e4b7a8\n\n", "Run '", kProgram,
+                  " events watch --client=3f2a9c0d11e4b7a8\n", "  source <(", kProgram,
+                  " completion bash)\n\n", "Run '", kProgram,
                   " COMMAND [SUBCOMMAND] --help' for more.\n");
   return out;
 }

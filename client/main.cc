@@ -10,6 +10,7 @@
 #include "asio/post.hpp"
 #include "asio/signal_set.hpp"
 #include "client/agent.h"
+#include "client/server_dialer.h"
 #include "common/config/agent_config.h"
 #include "common/log/log.h"
 #include "common/process/startup.h"
@@ -33,6 +34,13 @@ int main(int argc, char** argv) {
   for (const std::string& w : reitunnel::config::AgentConfigWarnings(*cfg)) {
     rlog::Warn("config_warning", w);
   }
+  // A bad --proxy or proxy variable stops the agent here, not every dial.
+  auto link = reitunnel::client::PlanServerLink(*cfg, reitunnel::transport::ProxyEnvFromProcess());
+  if (!link.ok()) {
+    std::cerr << "reitunnel: " << link.status().message() << "\n";
+    return 2;
+  }
+  rlog::Info("server_link", "server link", {{"link", link->description}});
   if (cfg->workers() == 0) {
     cfg->set_workers(static_cast<uint32_t>(reitunnel::runtime::UsableCpuCount()));
   }

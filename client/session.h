@@ -39,8 +39,14 @@ struct Session {
   std::chrono::milliseconds idle_timeout{30000};
   bool fatal = false;
   std::string end_reason;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // Tunnel state on this connection, by name.
+  enum class TunnelState { kPending, kOpen, kRetrying, kRefused, kWaitingPort };
+  std::map<std::string, TunnelState> state;
+  std::map<std::string, int> retry_attempts;
 
   // Set before the first link opens; read-only afterwards.
+  std::string replica_id;  // cluster mode; "" standalone
   std::string client_id;
   std::string session_key;
   // Data links relay visitors in turn (agreed in Welcome).

@@ -1,4 +1,4 @@
-# reitunnel_install_guard(SANITIZED <bool> FUZZ <bool>)
+# reitunnel_install_guard(SANITIZED <bool> FUZZ <bool> [THREAD <bool>])
 #
 # Makes `cmake --install` refuse a build configured for testing: sanitizer
 # (or fuzzing) instrumentation makes binaries and libraries several times
@@ -7,12 +7,14 @@
 # Setting REITUNNEL_INSTALL_SANITIZED=1 in the environment of the install step
 # lets it through (the SDK's own install test uses that).
 function(reitunnel_install_guard)
-  cmake_parse_arguments(G "" "SANITIZED;FUZZ" "" ${ARGN})
-  if(NOT G_SANITIZED AND NOT G_FUZZ)
+  cmake_parse_arguments(G "" "SANITIZED;FUZZ;THREAD" "" ${ARGN})
+  if(NOT G_SANITIZED AND NOT G_FUZZ AND NOT G_THREAD)
     return()
   endif()
   if(G_FUZZ)
     set(what "REITUNNEL_FUZZ=ON (libFuzzer, AddressSanitizer and UBSan)")
+  elseif(G_THREAD)
+    set(what "REITUNNEL_TSAN=ON (ThreadSanitizer)")
   else()
     set(what "REITUNNEL_SANITIZE=ON (AddressSanitizer and UBSan)")
   endif()

@@ -13,7 +13,9 @@ PACKAGES=(
   clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16
   libhttp-parser-dev nginx
   tinyproxy
-  curl
+  curl haproxy
+  prometheus zsh systemd python3-yaml
+  chromium
 )
 
 missing=()

@@ -20,9 +20,13 @@
 #include "server/admin/admin_service.h"
 #include "server/admin/metrics.h"
 #include "server/admin_server.h"
+#include "server/cluster_mode/cluster_node.h"
 #include "server/config_defaults.h"
+#include "server/dashboard/dashboard.h"
 #include "server/exposure_warnings.h"
+#include "server/auth/agent_directory.h"
 #include "server/hooks/make_dispatcher.h"
+#include "server/reload_signal.h"
 #include "server/server.h"
 
 namespace {
@@ -69,6 +73,9 @@ int main(int argc, char** argv) {
   if (ec) return Fail(2, "--public-bind-addr: not an IP address");
 
   if (auto st = rs::NormalizeHookConfig(&*cfg); !st.ok()) return Fail(2, std::string(st.message()));
+  // Token files are read (and hashed) now: a missing one is a config error.
+  auto agents = rs::AgentDirectory::Build(*cfg);
+  if (!agents.ok()) return Fail(2, std::string(agents.status().message()));
 
   // The control loop (this thread): start-up, signals, drain, the hook
   // dispatcher, admin event watchers. The data plane runs on the workers.
@@ -78,13 +85,19 @@ int main(int argc, char** argv) {
   if (!hooks.ok()) return Fail(2, std::string(hooks.status().message()));
   rs::Server server(control.get_executor(), workers, *cfg, std::move(tls), bind_addr, range->low,
                     range->high, std::move(*hooks));
+  server.SetIdentities(std::move(*agents));
+  if (cfg->cluster().endpoints_size() > 0) {
+    auto node = rs::ClusterNode::Create(control.get_executor(), cfg->cluster(), {});
+    if (!node.ok()) return Fail(2, std::string(node.status().message()));
+    server.SetCluster(std::move(*node));
+  }
 
   // The admin token defaults to the agent token only when none is set.
   std::string admin_token =
       cfg->admin_api().token().empty() ? cfg->token() : cfg->admin_api().token();
   rs::AdminService admin_service(
       server, control.get_executor(),
-      rs::AdminAuth(admin_token, !cfg->admin_api().client_ca_file().empty()));
+      rs::AdminAuth(admin_token, !cfg->admin_api().client_ca_file().empty()), admin_token);
   auto admin = rs::AdminServer::Start(cfg->admin(), cfg->admin_api(), &admin_service);
   if (!admin.ok()) return Fail(1, std::string(admin.status().message()));
   rlog::Info("admin_listener_ready", "admin API listening",
@@ -98,6 +111,19 @@ int main(int argc, char** argv) {
                {{"addr", metrics->address()}, {"path", "/metrics"}});
   }
   admin_service.set_addresses({(*admin)->address(), metrics ? metrics->address() : ""});
+  std::unique_ptr<rs::dashboard::Dashboard> dashboard;
+  if (!cfg->dashboard().empty()) {
+    rs::dashboard::DashboardOptions o;
+    o.address = cfg->dashboard();
+    o.admin_token = admin_token;
+    o.admin_api = cfg->admin_api();
+    o.addresses = {(*admin)->address(), metrics ? metrics->address() : ""};
+    auto d = rs::dashboard::Dashboard::Start(server, control.get_executor(), std::move(o));
+    if (!d.ok()) return Fail(1, std::string(d.status().message()));
+    dashboard = std::move(*d);
+    rlog::Info("dashboard_listener_ready", "dashboard listening",
+               {{"addr", dashboard->address()}, {"tls", dashboard->tls()}});
+  }
   // Not ready for probes until hooks answered, OnServerStart allowed and
   // agents can connect; not ready while a worker is wedged or draining.
   (*admin)->SetServing(false);
@@ -141,12 +167,26 @@ int main(int argc, char** argv) {
       stop_all();
       co_return;
     }
+    if (server.cluster()) {
+      // Not ready (health, load balancer) until this replica is registered.
+      auto join = server.JoinCluster((*admin)->address(), std::chrono::seconds(30));
+      if (auto st = co_await std::move(join); !st.ok()) {
+        rlog::Error("cluster_join_failed", std::string(st.message()));
+        std::cerr << "reitunneld: " << st.message() << "\n";
+        exit_code = 1;
+        stop_all();
+        co_return;
+      }
+    }
     ready = true;
     (*admin)->SetServing(server.data_plane_healthy() && !draining);
     rlog::Info("server_ready", "ready", {{"agent_addr", server.listen_addr()}});
   };
   reitunnel::net::Spawn(control.get_executor(), startup(), "startup");
 
+  // SIGHUP reloads what can change live (reload_signal.h).
+  rs::ReloadOnSighup reload(control, args, server);
+  reload.Start();
   asio::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& e, int sig) {
     if (e) return;
@@ -170,7 +210,9 @@ int main(int argc, char** argv) {
   signals.clear(ignored);
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
+  reload.Stop();
   if (admin_stopper.joinable()) admin_stopper.join();
+  dashboard.reset();
   metrics.reset();
   workers.Stop();
   workers.Join();

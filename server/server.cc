@@ -8,6 +8,7 @@
 #include "common/log/log.h"
 #include "common/net/spawn.h"
 #include "common/runtime/worker_pool.h"
+#include "server/cluster_mode/cluster_node.h"
 #include "server/handshake/handshake.h"
 #include "server/health/watchdog.h"
 #include "server/hooks/hook_dispatcher.h"
@@ -61,6 +62,7 @@ Server::Server(asio::any_io_executor control, runtime::WorkerPool& workers,
   settings_.idle_timeout = std::chrono::milliseconds(cfg_.timeouts().idle_ms());
   settings_.data_connection_timeout =
       std::chrono::milliseconds(cfg_.timeouts().data_connection_ms());
+  running_ = cfg_;
 }
 
 Server::~Server() = default;
@@ -136,12 +138,14 @@ absl::Status Server::Start() {
   env.session.active = &active_;
   env.session.draining = &draining_;
   env.session.settings = &settings_;
+  env.session.cluster = cluster_.get();
   env.features = {"framed_relay"};
-  listener_ = std::make_unique<AgentListener>(std::move(env), &admission_);
+  listener_ = std::make_unique<AgentListener>(env, &admission_);
   if (auto st = listener_->Listen({addr, hp->port}); !st.ok()) {
     return absl::Status(st.code(), absl::StrCat("cannot listen for agents on ", cfg_.listen(),
                                                 ": ", st.message()));
   }
+  if (auto st = StartWebSocketListener(env); !st.ok()) return st;
   if (hooks_) hooks_->set_listen_addr(listener_->address());
   watchdog_ = std::make_unique<Watchdog>(
       control_, workers_, std::chrono::milliseconds(1000),
@@ -158,6 +162,45 @@ absl::Status Server::Start() {
   return absl::OkStatus();
 }
 
+void Server::SetCluster(std::unique_ptr<ClusterNode> node) {
+  cluster_ = std::move(node);
+  ClusterNode::Callbacks cb;
+  cb.on_replicas_changed = [this](const std::vector<wire::v1::Replica>& r) { OnReplicasChanged(r); };
+  cb.on_claim_lost = [this](uint16_t port, const std::string& why) { OnClaimLost(port, why); };
+  cluster_->set_callbacks(std::move(cb));
+}
+
+asio::awaitable<absl::Status> Server::JoinCluster(const std::string& admin_address,
+                                                  std::chrono::milliseconds wait) {
+  if (!cluster_) co_return absl::OkStatus();
+  std::string agent_address = cfg_.cluster().advertise_addr().empty()
+                                  ? listen_addr()
+                                  : cfg_.cluster().advertise_addr();
+  auto op = cluster_->Start(agent_address, admin_address, wait);
+  co_return co_await std::move(op);
+}
+
+void Server::OnReplicasChanged(const std::vector<wire::v1::Replica>& replicas) {
+  for (const auto& v : registry_.Snapshot()) {
+    auto entry = v.entry;
+    asio::post(entry->home, [entry, replicas] {
+      if (auto s = entry->session.lock()) s->SendClusterUpdate(replicas);
+    });
+  }
+}
+
+void Server::OnClaimLost(uint16_t port, const std::string& why) {
+  for (const auto& v : registry_.Snapshot()) {
+    for (const auto& t : v.tunnels) {
+      if (t->info().remote_port != port) continue;
+      CloseTunnel(t->info().tunnel_id,
+                  "this replica lost the port's cluster claim while cut off from etcd (" + why +
+                      ")",
+                  std::chrono::seconds(0), [](grpc::Status) {});
+    }
+  }
+}
+
 bool Server::data_plane_healthy() const { return !watchdog_ || watchdog_->healthy(); }
 
 std::string Server::listen_addr() const {
@@ -170,6 +213,7 @@ asio::awaitable<void> Server::Housekeeping() {
     auto [ec] = co_await housekeeping_.async_wait(as_tuple(use_awaitable));
     if (ec) co_return;
     rejects_.Flush();
+    SweepLapsedSessionsIfDue();
   }
 }
 
@@ -236,6 +280,8 @@ void Server::Shutdown(std::function<void()> done) {
   log::Info("shutdown_started", "shutting down: no new agents or visitors",
             {{"agents", registry_.size()}, {"drain_ms", cfg_.timeouts().drain_ms()}});
   if (listener_) listener_->Close();
+  if (ws_listener_) ws_listener_->Close();
+  if (cluster_) cluster_->SetDraining(true);
   for (const auto& v : registry_.Snapshot()) {
     auto entry = v.entry;
     asio::post(entry->home, [entry] {
@@ -271,6 +317,11 @@ asio::awaitable<void> Server::Drain(std::function<void()> done) {
   }
   if (watchdog_) watchdog_->Stop();
   housekeeping_.cancel();
+  if (cluster_) {
+    // Peers see this replica leave at once (its lease is revoked).
+    auto stop = cluster_->Stop();
+    co_await std::move(stop);
+  }
   rejects_.Flush(/*force=*/true);
   if (hooks_) {
     hook::v1::ServerStopRequest stop;

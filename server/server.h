@@ -10,7 +10,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "asio/awaitable.hpp"
@@ -19,6 +21,8 @@
 #include "common/net/tls.h"
 #include "grpcpp/support/status.h"
 #include "reitunnel/config/v1/server.pb.h"
+#include "reitunnel/wire/v1/wire.pb.h"
+#include "server/auth/agent_directory.h"
 #include "server/auth/auth_throttle.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/tls_context.h"
@@ -37,6 +41,8 @@ class WorkerPool;
 namespace reitunnel::server {
 
 class AgentListener;
+class ClusterNode;
+struct HandshakeEnv;
 class HookDispatcher;
 class Watchdog;
 
@@ -57,13 +63,44 @@ class Server {
   asio::awaitable<absl::Status> PrepareHooks();
   // OnServerStart: a denial (or a failure-policy refusal) is an error.
   asio::awaitable<absl::Status> CheckServerStart();
-  // Binds the agent listener and starts accepting.
+  // Per-agent identities (config agents:); before Start().
+  void SetIdentities(std::shared_ptr<const AgentDirectory> agents);
+  // Binds the agent listener (and the WebSocket one with ws_listen) and
+  // starts accepting.
   absl::Status Start();
+  // Cluster mode (before Start()): the server uses `node` for port claims,
+  // tells agents the replica set and closes tunnels whose claim is lost.
+  void SetCluster(std::unique_ptr<ClusterNode> node);
+  // After Start(): registers this replica (bounded by `wait`).
+  asio::awaitable<absl::Status> JoinCluster(const std::string& admin_address,
+                                            std::chrono::milliseconds wait);
+  ClusterNode* cluster() { return cluster_.get(); }
 
   // Graceful shutdown: stop accepting agents and visitors, tell agents, wait
   // for active visitors up to the drain time, close everything, then call
   // `done` on the control executor.
   void Shutdown(std::function<void()> done);
+
+  // SIGHUP, on the control executor (server_reload.cc). `next` is loaded
+  // and validated like the start-up config. Everything that can fail (TLS
+  // files, token files) is prepared first: on error nothing changes. Then
+  // the TLS certificate/key/client CA (new handshakes use them, established
+  // links keep theirs), the shared token and `agents:` (sessions whose
+  // credential lapsed are cut), admission and brute-force limits, hook
+  // timeouts/failure policies/strategy and the log level apply live; other
+  // differences are reported as needing a restart.
+  struct ReloadReport {
+    std::vector<std::string> applied;
+    std::vector<std::string> needs_restart;
+    size_t sessions_cut = 0;
+  };
+  absl::StatusOr<ReloadReport> Reload(const config::v1::ServerConfig& next);
+  // Admin, any thread: refuses the configured agent `id` (with its current
+  // token) until restart and cuts its sessions; `done` runs on the control
+  // executor with NOT_FOUND for an id that is not configured, else OK and
+  // the number of sessions cut.
+  void RevokeAgent(const std::string& id, std::function<void(grpc::Status, size_t)> done);
+  Authenticator& auth() { return auth_; }
 
   // Called on the control executor whenever the watchdog's verdict changes.
   void set_on_health_change(std::function<void(bool)> f) { on_health_change_ = std::move(f); }
@@ -89,11 +126,21 @@ class Server {
   bool draining() const { return draining_.load(); }
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
   std::string listen_addr() const;
+  // The WebSocket listener's "ip:port", "" when off.
+  std::string ws_listen_addr() const;
   std::string instance_id() const;
 
  private:
   asio::awaitable<void> Drain(std::function<void()> done);
   asio::awaitable<void> Housekeeping();
+  absl::Status StartWebSocketListener(const HandshakeEnv& tcp_env);
+  // Ends every session whose credential no longer holds (reload, revoke);
+  // the housekeeping loop repeats it for a handshake timeout after a change
+  // so a handshake that authenticated just before still cannot slip in.
+  size_t CutLapsedSessions();
+  void SweepLapsedSessionsIfDue();
+  void OnReplicasChanged(const std::vector<wire::v1::Replica>& replicas);
+  void OnClaimLost(uint16_t port, const std::string& why);
 
   asio::any_io_executor control_;
   runtime::WorkerPool& workers_;
@@ -101,6 +148,7 @@ class Server {
   std::unique_ptr<TlsContext> tls_;
   PortAllocator ports_;
   std::unique_ptr<HookDispatcher> hooks_;
+  std::unique_ptr<ClusterNode> cluster_;
   SessionRegistry registry_;
   Bans bans_;
   Admission admission_;
@@ -111,6 +159,13 @@ class Server {
   std::atomic<bool> draining_{false};
   SessionSettings settings_;
   std::unique_ptr<AgentListener> listener_;
+  std::unique_ptr<AgentListener> ws_listener_;
+  // Control executor: the reloadable settings in force (cfg_ keeps the
+  // start-up config, which is what runs for everything else).
+  config::v1::ServerConfig running_;
+  std::chrono::steady_clock::time_point sweep_until_{};
+  // Sessions told to go during the current sweep window (not told twice).
+  std::set<std::shared_ptr<SessionEntry>> cut_;
   std::unique_ptr<Watchdog> watchdog_;
   std::function<void(bool)> on_health_change_;
   asio::steady_timer housekeeping_;

@@ -13,6 +13,10 @@ GroupSpec ClientsGroup();
 GroupSpec TunnelsGroup();
 GroupSpec HooksGroup();
 GroupSpec EventsGroup();
+GroupSpec BansGroup();
+GroupSpec AgentsGroup();
+GroupSpec ClusterGroup();
+GroupSpec CompletionGroup();
 
 // Every group, in help order.
 const std::vector<GroupSpec>& AllGroups();

@@ -2,16 +2,21 @@
 
 #include "cli/commands/events.h"
 
+#include <algorithm>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "cli/commands/commands.h"
 #include "cli/commands/util.h"
+#include "cli/yaml_output.h"
 
 namespace reitunnel::cli {
 namespace {
@@ -125,7 +130,25 @@ std::string Row(const std::string& time, const std::string& type, const std::str
   return line;
 }
 
+// --type=TYPE[,TYPE] (repeatable) into a set; empty: every type.
+Outcome ParseTypes(const config::FlagSet& fs, std::set<std::string>* types) {
+  for (const std::string& flag : fs.GetRepeated("type")) {
+    for (absl::string_view item : absl::StrSplit(flag, ',')) {
+      const std::string type(absl::StripAsciiWhitespace(item));
+      const auto& known = EventTypes();
+      if (std::find(known.begin(), known.end(), type) == known.end()) {
+        return Outcome::Usage(absl::StrCat("--type: unknown event type \"", type, "\" (",
+                                           absl::StrJoin(known, ", "), ")"));
+      }
+      types->insert(type);
+    }
+  }
+  return Outcome::Ok();
+}
+
 Outcome Watch(Context& ctx) {
+  std::set<std::string> types;
+  if (Outcome u = ParseTypes(*ctx.flags, &types); !u.ok()) return u;
   Outcome o;
   AdminClient* admin = ctx.admin(&o);
   if (admin == nullptr) return o;
@@ -135,14 +158,21 @@ Outcome Watch(Context& ctx) {
   grpc::ClientContext c;
   admin->Prepare(&c, /*streaming=*/true);
   auto reader = admin->stub().WatchEvents(&c, req);
-  const bool json = ctx.globals.output == OutputFormat::kJson;
+  const OutputFormat format = ctx.globals.output;
   bool header = false;
   v1::Event event;
   bool received = false;
   while (reader->Read(&event)) {
     received = true;
-    if (json) {
+    // Filtered here: the API filters by agent and tunnel only. server_stop
+    // still ends the watch below when it is filtered out.
+    if (!types.empty() && !types.count(event.type())) continue;
+    if (format == OutputFormat::kJson) {
       ctx.out << ToJson(event, JsonStyle::kCompact) << std::endl;
+      continue;
+    }
+    if (format == OutputFormat::kYaml) {
+      ctx.out << "---\n" << ToYaml(event) << std::flush;
       continue;
     }
     if (!header) {
@@ -166,6 +196,13 @@ Outcome Watch(Context& ctx) {
 
 }  // namespace
 
+const std::vector<std::string>& EventTypes() {
+  static const std::vector<std::string> kTypes = {
+      "client_connect",  "client_disconnect",  "tunnel_open", "tunnel_close",
+      "visitor_connect", "visitor_disconnect", "error",       "server_stop"};
+  return kTypes;
+}
+
 std::string EventHeader() { return Row("TIME", "TYPE", "CLIENT", "TUNNEL", "DETAIL"); }
 
 std::string EventLine(const v1::Event& e) {
@@ -184,17 +221,21 @@ GroupSpec EventsGroup() {
       "tunnel_close, visitor_connect, visitor_disconnect, error, server_stop. Table\n"
       "output prints one line per event: TIME TYPE CLIENT TUNNEL DETAIL, where\n"
       "DETAIL holds the decision, reason and byte counts. -o json prints one Event\n"
-      "object per line (JSON Lines), flushed as each arrives. Stops with Ctrl-C;\n"
-      "exits 0 when the server ends the stream.\n\n"
+      "object per line (JSON Lines), -o yaml one YAML document per event (each\n"
+      "starting with ---), flushed as each arrives. --type keeps only the events of\n"
+      "these types. Stops with Ctrl-C; exits 0 when the server ends the stream.\n\n"
       "Examples:\n"
       "  reitunnelctl events watch\n"
       "  reitunnelctl events watch --client=3f2a9c0d11e4b7a8\n"
+      "  reitunnelctl events watch --type=tunnel_open,tunnel_close\n"
       "  reitunnelctl events watch -o json | jq 'select(.type == \"tunnel_close\")'\n";
   watch.add_flags = [](config::FlagSet& fs) {
     fs.String("client", "ID", "only this agent's events");
     fs.String("tunnel", "ID", "only this tunnel's events");
+    fs.Repeated("type", "TYPE[,TYPE]", "only events of these types (repeatable)");
   };
   watch.run = Watch;
+  watch.flag_values = {{"type", EventTypes()}};
   g.commands.push_back(std::move(watch));
   return g;
 }

@@ -3,10 +3,14 @@
 // Table rendering of admin API events, one line each (exposed for tests).
 
 #include <string>
+#include <vector>
 
 #include "reitunnel/admin/v1/admin.pb.h"
 
 namespace reitunnel::cli {
+
+// The event types the server sends (admin.proto, Event.type).
+const std::vector<std::string>& EventTypes();
 
 // "TIME  TYPE  CLIENT  TUNNEL  DETAIL" with the widths EventLine uses.
 std::string EventHeader();

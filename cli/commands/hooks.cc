@@ -1,9 +1,12 @@
 // reitunnelctl hooks list
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "cli/commands/commands.h"
 #include "cli/commands/util.h"
 
@@ -29,19 +32,36 @@ Outcome List(Context& ctx) {
   admin->Prepare(&c);
   grpc::Status st = admin->stub().ListHooks(&c, req, &resp);
   if (!st.ok()) return admin->Failure(st, "ListHooks");
-  if (ctx.globals.output == OutputFormat::kJson) {
-    PrintJson(ctx, resp);
-    return Outcome::Ok();
+  if (PrintDocument(ctx, resp)) return Outcome::Ok();
+  std::vector<std::string> headers = {"NAME",  "ADDRESS",  "STATE", "DESCRIBED", "CALLS",
+                                      "ALLOW", "DENY",     "ERR",   "TIMEOUT",   "FAILOPEN",
+                                      "P50",   "P99",      "QUEUE", "DROPPED"};
+  if (Wide(ctx)) {
+    for (const char* h : {"POLICY", "TIMEOUT-MS", "EVENTS", "IMPLEMENTED"}) headers.push_back(h);
   }
-  Table table({"NAME", "ADDRESS", "STATE", "CALLS", "ALLOW", "DENY", "ERR", "TIMEOUT", "FAILOPEN",
-               "P50", "P99", "QUEUE", "DROPPED"});
+  Table table(headers);
   for (const v1::Hook& h : resp.hooks()) {
-    table.AddRow({h.name(), h.address(), h.state(), absl::StrCat(h.calls()),
-                  absl::StrCat(h.allowed()), absl::StrCat(h.denied()), absl::StrCat(h.errors()),
-                  absl::StrCat(h.timeouts()), absl::StrCat(h.fail_open_allowances()),
-                  Millis(h.latency_p50_ms(), h.calls()), Millis(h.latency_p99_ms(), h.calls()),
-                  absl::StrCat(h.queue_depth()),
-                  absl::StrCat(h.dropped_events() + h.dropped_batches())});
+    std::vector<std::string> row = {h.name(),
+                                    h.address(),
+                                    h.state(),
+                                    h.described() ? "yes" : "no",
+                                    absl::StrCat(h.calls()),
+                                    absl::StrCat(h.allowed()),
+                                    absl::StrCat(h.denied()),
+                                    absl::StrCat(h.errors()),
+                                    absl::StrCat(h.timeouts()),
+                                    absl::StrCat(h.fail_open_allowances()),
+                                    Millis(h.latency_p50_ms(), h.calls()),
+                                    Millis(h.latency_p99_ms(), h.calls()),
+                                    absl::StrCat(h.queue_depth()),
+                                    absl::StrCat(h.dropped_events() + h.dropped_batches())};
+    if (Wide(ctx)) {
+      row.push_back(h.failure_policy());
+      row.push_back(absl::StrCat(h.timeout_ms()));
+      row.push_back(absl::StrJoin(h.events(), ","));
+      row.push_back(h.described() ? absl::StrJoin(h.implemented_events(), ",") : "?");
+    }
+    table.AddRow(std::move(row));
   }
   ctx.out << table.Render();
   return Outcome::Ok();
@@ -57,14 +77,19 @@ GroupSpec HooksGroup() {
   list.verb = "list";
   list.summary = "List hook services with their state and counters";
   list.details =
-      "Columns: NAME ADDRESS STATE CALLS ALLOW DENY ERR TIMEOUT FAILOPEN P50 P99\n"
-      "QUEUE DROPPED. CALLS counts blocking calls (ALLOW/DENY are the hook's answers;\n"
-      "ERR and TIMEOUT are failures, FAILOPEN the failures let through by a\n"
-      "fail_open policy); P50/P99 are their latencies; QUEUE is notifications\n"
-      "waiting; DROPPED counts dropped notifications and data batches. -o json also\n"
-      "shows the strategy and each hook's events, failure policy and timeout.\n\n"
+      "Columns: NAME ADDRESS STATE DESCRIBED CALLS ALLOW DENY ERR TIMEOUT FAILOPEN\n"
+      "P50 P99 QUEUE DROPPED. DESCRIBED is yes once the hook said which events it\n"
+      "implements (Describe); until then its blocking events fail per its policy.\n"
+      "CALLS counts blocking calls (ALLOW/DENY are the hook's answers; ERR and\n"
+      "TIMEOUT are failures, FAILOPEN the failures let through by a fail_open\n"
+      "policy); P50/P99 are their latencies; QUEUE is notifications waiting; DROPPED\n"
+      "counts dropped notifications and data batches. -o wide adds POLICY,\n"
+      "TIMEOUT-MS, EVENTS (the effective subscription: configured events the hook\n"
+      "implements) and IMPLEMENTED (what the hook declared; ? before Describe).\n"
+      "-o json / -o yaml also show the strategy.\n\n"
       "Examples:\n"
       "  reitunnelctl hooks list\n"
+      "  reitunnelctl hooks list -o wide\n"
       "  reitunnelctl hooks list -o json\n";
   list.run = List;
   g.commands.push_back(std::move(list));

@@ -23,10 +23,7 @@ Outcome Status(Context& ctx) {
   admin->Prepare(&c);
   grpc::Status st = admin->stub().GetServerInfo(&c, req, &info);
   if (!st.ok()) return admin->Failure(st, "GetServerInfo");
-  if (ctx.globals.output == OutputFormat::kJson) {
-    PrintJson(ctx, info);
-    return Outcome::Ok();
-  }
+  if (PrintDocument(ctx, info)) return Outcome::Ok();
   ctx.out << KeyValues({
       {"version", info.version()},
       {"instance", info.instance_id()},
@@ -38,6 +35,10 @@ Outcome Status(Context& ctx) {
       {"public ports", info.public_ports()},
       {"tls", info.tls() ? "on" : "off"},
       {"draining", info.draining() ? "yes" : "no"},
+      {"workers", absl::StrCat(info.workers())},
+      {"data plane", info.data_plane_healthy()
+                         ? "healthy"
+                         : "UNHEALTHY (a worker missed the watchdog; health is NOT_SERVING)"},
       {"clients", absl::StrCat(info.clients())},
       {"tunnels", absl::StrCat(info.tunnels())},
       {"visitors", absl::StrCat(info.active_visitors())},
@@ -61,8 +62,10 @@ GroupSpec StatusGroup() {
   status.summary = g.summary;
   status.details =
       "Prints key/value lines: version, instance, uptime, listen, admin, metrics,\n"
-      "public ports, tls, draining, clients, tunnels, visitors, bytes in/out. -o json\n"
-      "prints the ServerInfo message, including the effective configuration.\n\n"
+      "public ports, tls, draining, workers (data-plane threads), data plane (healthy,\n"
+      "or UNHEALTHY while a worker thread misses the watchdog), clients, tunnels,\n"
+      "visitors, bytes in/out. -o json / -o yaml print the ServerInfo message,\n"
+      "including the effective configuration.\n\n"
       "Examples:\n"
       "  reitunnelctl status\n"
       "  reitunnelctl status --config\n"

@@ -3,6 +3,9 @@
 #include <charconv>
 #include <ostream>
 
+#include "cli/duration.h"
+#include "cli/yaml_output.h"
+
 namespace reitunnel::cli {
 
 void AddListFlags(config::FlagSet& fs, bool labels) {
@@ -46,6 +49,36 @@ Outcome ParseLabels(const config::FlagSet& fs, std::string* selector) {
 
 void PrintJson(Context& ctx, const google::protobuf::Message& msg) {
   ctx.out << ToJson(msg, JsonStyle::kPretty) << "\n";
+}
+
+bool PrintDocument(Context& ctx, const google::protobuf::Message& msg) {
+  switch (ctx.globals.output) {
+    case OutputFormat::kJson:
+      PrintJson(ctx, msg);
+      return true;
+    case OutputFormat::kYaml:
+      ctx.out << ToYaml(msg);
+      return true;
+    case OutputFormat::kTable:
+    case OutputFormat::kWide:
+      break;
+  }
+  return false;
+}
+
+Outcome ParseBanFlag(const config::FlagSet& fs, uint32_t* seconds) {
+  *seconds = 0;
+  if (!fs.IsSet("ban")) return Outcome::Ok();
+  std::string error;
+  if (!ParseBanSeconds("--ban", fs.GetString("ban"), seconds, &error)) return Outcome::Usage(error);
+  return Outcome::Ok();
+}
+
+std::string Remaining(const google::protobuf::Timestamp& until, absl::Time now) {
+  const absl::Duration left = ToAbslTime(until) - now;
+  if (left <= absl::ZeroDuration()) return "expired";
+  // Rounded up: a ban with 0.4 s left has not expired.
+  return HumanDuration(absl::Ceil(left, absl::Seconds(1)));
 }
 
 std::string BytesDetail(uint64_t bytes) {

@@ -32,6 +32,20 @@ Outcome ParseLabels(const config::FlagSet& fs, std::string* selector);
 // Prints `msg` as one JSON document followed by a newline.
 void PrintJson(Context& ctx, const google::protobuf::Message& msg);
 
+// With -o json or -o yaml: prints `msg` as that document and returns true.
+// With table or wide output: prints nothing and returns false.
+bool PrintDocument(Context& ctx, const google::protobuf::Message& msg);
+
+// -o wide: tables show their extra columns.
+inline bool Wide(const Context& ctx) { return ctx.globals.output == OutputFormat::kWide; }
+
+// Reads a --ban=DURATION flag into whole seconds (0 when not given). Usage
+// outcome on a bad value.
+Outcome ParseBanFlag(const config::FlagSet& fs, uint32_t* seconds);
+
+// "59m12s" until `until` at `now` ("expired" once it passed).
+std::string Remaining(const google::protobuf::Timestamp& until, absl::Time now);
+
 // "1.2 MiB (1234567 B)", or just "12 B" below a KiB: exact and readable.
 std::string BytesDetail(uint64_t bytes);
 

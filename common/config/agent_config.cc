@@ -9,7 +9,10 @@
 #include "common/config/flags.h"
 #include "common/config/load_util.h"
 #include "common/config/parse.h"
+#include "common/config/agent_identities.h"
 #include "common/config/yaml_proto.h"
+#include "common/transport/url/proxy_url.h"
+#include "common/transport/url/server_address.h"
 #include "google/protobuf/stubs/common.h"
 
 namespace reitunnel::config {
@@ -23,8 +26,17 @@ constexpr char kLabelKeyRule[] = "1-128 characters from A-Z a-z 0-9 _ . - /";
 FlagSet AgentFlags() {
   FlagSet fs;
   fs.String("config", "FILE", "YAML config file (AgentConfig); flags override it")
-      .String("server", "HOST:PORT", "server agent port (required)")
-      .String("token", "SECRET", "shared secret (required)")
+      .String("server", "ADDRESS",
+              "the server (required): HOST:PORT, or its WebSocket\nlistener "
+              "ws://HOST[:PORT][/PATH] or wss://...")
+      .String("token", "SECRET", "shared secret, or this agent's own token with\n--agent-id "
+              "(required)")
+      .String("agent-id", "NAME",
+              "this agent's identity, configured on the server\n(agents:) with the hash of "
+              "--token")
+      .String("proxy", "URL",
+              "HTTP proxy to the server,\nhttp://[USER:PASS@]HOST:PORT (default: "
+              "HTTPS_PROXY\netc. as curl; \"\": none)")
       .Repeated("tunnel", "NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT",
                 "expose LOCAL_HOST:LOCAL_PORT on the server's\nREMOTE_PORT (0: the server "
                 "picks one); replaces\nthe config file's tunnels")
@@ -142,7 +154,7 @@ absl::Status ResolveLabels(const FlagSet& fs, const internal::Origins& origins, 
 }
 
 absl::Status ResolveTls(const FlagSet& fs, const internal::Origins& origins, AgentConfig* cfg,
-                        const HostPort& server) {
+                        const transport::url::ServerAddress& server) {
   auto* tls = cfg->mutable_tls();
   if (fs.IsSet("tls")) tls->set_enabled(fs.GetBool("tls"));
   if (fs.IsSet("tls-ca")) tls->set_ca_file(fs.GetString("tls-ca"));
@@ -152,6 +164,13 @@ absl::Status ResolveTls(const FlagSet& fs, const internal::Origins& origins, Age
 
   const std::string cert = origins.Name("tls-cert", "tls.cert_file");
   const std::string key = origins.Name("tls-key", "tls.key_file");
+  // The scheme says it: wss:// is TLS, ws:// is not.
+  if (server.scheme == transport::url::LinkScheme::kWss) tls->set_enabled(true);
+  if (server.scheme == transport::url::LinkScheme::kWs && tls->enabled()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origins.Name("tls", "tls.enabled"),
+        " asks for TLS but the server address is ws:// (plain WebSocket): use wss://"));
+  }
   if (!tls->enabled()) {
     // Quietly connecting in plain text to a user who asked for a CA or a
     // client certificate would be the worst reading of their intent.
@@ -211,7 +230,8 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
   if (cfg.server().empty()) {
     return absl::InvalidArgumentError("missing --server (or server: in the config file)");
   }
-  absl::StatusOr<HostPort> server = ParseHostPort(cfg.server());
+  absl::StatusOr<transport::url::ServerAddress> server =
+      transport::url::ParseServerAddress(cfg.server());
   if (!server.ok()) {
     return origins.Error("server", "server", cfg.server(), true, server.status().message());
   }
@@ -219,6 +239,18 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args
     return origins.Error("server", "server", cfg.server(), true, "port must be from 1 to 65535");
   }
   if (absl::Status st = internal::CheckToken(cfg.token(), fs, origins); !st.ok()) return st;
+  if (fs.IsSet("agent-id")) cfg.set_agent_id(fs.GetString("agent-id"));
+  if (!cfg.agent_id().empty() && !internal::IsValidAgentId(cfg.agent_id())) {
+    return origins.Error("agent-id", "agent_id", cfg.agent_id(), false,
+                         "invalid agent id (1-128 characters from A-Z a-z 0-9 _ . @ -)");
+  }
+  if (fs.IsSet("proxy")) cfg.set_proxy(fs.GetString("proxy"));
+  if (cfg.has_proxy() && !cfg.proxy().empty()) {
+    // Never echoed: a proxy URL may carry a password.
+    if (auto p = transport::url::ParseProxyUrl(cfg.proxy()); !p.ok()) {
+      return origins.Error("proxy", "proxy", cfg.proxy(), false, p.status().message());
+    }
+  }
   if (absl::Status st = ResolveTunnels(fs, origins, &cfg); !st.ok()) return st;
   if (absl::Status st = ResolveLabels(fs, origins, &cfg); !st.ok()) return st;
   if (absl::Status st = ResolveTls(fs, origins, &cfg, *server); !st.ok()) return st;
@@ -261,11 +293,29 @@ std::string AgentUsage() {
       "Environment:\n"
       "  ",
       internal::kTokenEnv,
-      "             token when --token is not given (flag > env > file)\n"
+      "             token when --token is not given\n"
+      "                              (flag > env > file)\n"
+      "  https_proxy, HTTPS_PROXY, wss_proxy, WSS_PROXY, ws_proxy, WS_PROXY,\n"
+      "  http_proxy, HTTP_PROXY, all_proxy, ALL_PROXY, no_proxy, NO_PROXY\n"
+      "                              the proxy when --proxy is not given (below)\n"
+      "  REQUEST_METHOD              when set (a CGI environment), HTTP_PROXY is\n"
+      "                              ignored, as curl does (httpoxy)\n"
+      "\n"
+      "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 refused for good (wrong token,\n"
+      "denied by a hook, kicked by an operator, no tunnel could open), 2 bad command\n"
+      "line or configuration. Everything else (server down, retryable refusals,\n"
+      "bans) is retried with backoff.\n"
       "\n"
       "Example:\n"
       "  reitunnel --server=127.0.0.1:7000 --token=SECRET \\\n"
-      "      --tunnel=web=20080:127.0.0.1:8080 --label=team=infra\n");
+      "      --tunnel=web=20080:127.0.0.1:8080 --label=team=infra\n"
+      "  reitunnel --server=wss://tunnel.example.com/reitunnel --agent-id=db-7 \\\n"
+      "      --token=\"$OWN_TOKEN\" --proxy=http://proxy.corp:3128 \\\n"
+      "      --tunnel=db=0:127.0.0.1:5432\n"
+      "\n"
+      "Without --proxy the proxy comes from the environment as curl reads it:\n"
+      "https_proxy/HTTPS_PROXY (HOST:PORT, wss://), ws_proxy then http_proxy/HTTP_PROXY\n"
+      "(ws://), all_proxy, and no_proxy/NO_PROXY exceptions.\n");
 }
 
 }  // namespace reitunnel::config

@@ -174,6 +174,12 @@ const std::vector<std::string>& FlagSet::GetRepeated(std::string_view name) cons
   return f != nullptr ? f->values : kEmpty;
 }
 
+std::vector<std::pair<std::string, bool>> FlagSet::Names() const {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const Flag& f : flags_) out.emplace_back(f.name, f.kind != Kind::kBool);
+  return out;
+}
+
 std::string FlagSet::Usage() const {
   std::string out;
   for (const Flag& f : flags_) {

@@ -16,6 +16,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,6 +52,11 @@ class FlagSet {
   // All values of a Repeated flag in command-line order.
   const std::vector<std::string>& GetRepeated(std::string_view name) const;
   const std::vector<std::string>& positionals() const { return positionals_; }
+
+  // The registered flags in registration order: each name (without dashes)
+  // and whether it takes a value (String and Repeated flags). For shell
+  // completion.
+  std::vector<std::pair<std::string, bool>> Names() const;
 
   // One line per flag in registration order, e.g.
   //   "  --listen=HOST:PORT        agent listener\n"

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/config/agent_identities.h"
 #include "common/config/flags.h"
 #include "common/hooks/events.h"
 #include "common/config/load_util.h"
@@ -26,14 +28,18 @@ FlagSet ServerFlags() {
   FlagSet fs;
   fs.String("config", "FILE", "YAML config file (ServerConfig); flags override it")
       .String("listen", "HOST:PORT", "agent listener (default 0.0.0.0:7000)")
+      .String("ws-listen", "HOST:PORT",
+              "WebSocket agent listener, path ws_path (default\n/reitunnel); wss with --tls-cert "
+              "(default off)")
       .String("admin", "HOST:PORT", "admin gRPC listener (default 127.0.0.1:7001)")
-      .String("token", "SECRET", "shared secret agents authenticate with (required)")
+      .String("token", "SECRET",
+              "shared secret agents authenticate with (required\nunless agents: lists identities)")
       .String("public-ports", "LOW-HIGH",
               "ports tunnels may bind, a range or one port\n(default 20000-20100)")
       .String("public-bind-addr", "HOST", "address public ports bind to (default 0.0.0.0)")
       .Repeated("hook", "NAME=ADDRESS",
-                "add a hook service subscribed to every event;\nADDRESS is host:port, "
-                "dns:///svc:port or unix:///path")
+                "add a hook service subscribed to every event;\nADDRESS: host:port, dns:///svc:port or\n"
+                "unix:///path")
       .String("log-level", "LEVEL", "debug, info, warn or error (default info)")
       .String("log-format", "FORMAT", "text or json (default text)")
       .String("tls-cert", "FILE", "PEM certificate chain; enables TLS for agents")
@@ -48,8 +54,15 @@ FlagSet ServerFlags() {
       .String("admin-tls-client-ca", "FILE",
               "PEM CA; admin clients with a certificate signed by\nit need no token (mTLS)")
       .String("metrics", "HOST:PORT", "serve Prometheus metrics at /metrics (default off)")
+      .String("dashboard", "HOST:PORT",
+              "serve the web dashboard (admin credentials;\ndefault off)")
       .String("workers", "N",
-              "data-plane worker threads (default: the CPUs\nthis process may use)");
+              "data-plane worker threads (default: the CPUs\nthis process may use)")
+      .String("cluster-etcd", "URL[,URL...]",
+              "cluster mode: etcd endpoints (http:// or\nhttps://); default: standalone")
+      .String("cluster-name", "NAME", "cluster mode: etcd key prefix (default reitunnel)")
+      .String("cluster-replica-id", "ID",
+              "cluster mode: this replica's id (default:\nhost name)");
   return fs;
 }
 
@@ -74,6 +87,31 @@ void FillDefaults(ServerConfig* cfg) {
   if (hs->flush_interval_ms() == 0) hs->set_flush_interval_ms(1000);
   if (hs->max_batch_tunnels() == 0) hs->set_max_batch_tunnels(1000);
   if (hs->max_pending_batches() == 0) hs->set_max_pending_batches(64);
+}
+
+// --cluster-* over the file's `cluster`; endpoints must be http(s) URLs.
+absl::Status ResolveCluster(const FlagSet& fs, const internal::Origins& origins,
+                            config::v1::ClusterConfig* c) {
+  if (fs.IsSet("cluster-etcd")) {
+    c->clear_endpoints();
+    for (absl::string_view url : absl::StrSplit(fs.GetString("cluster-etcd"), ',')) {
+      if (!url.empty()) c->add_endpoints(std::string(url));
+    }
+  }
+  if (fs.IsSet("cluster-name")) c->set_name(fs.GetString("cluster-name"));
+  if (fs.IsSet("cluster-replica-id")) c->set_replica_id(fs.GetString("cluster-replica-id"));
+  for (int i = 0; i < c->endpoints_size(); ++i) {
+    const std::string& url = c->endpoints(i);
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      return origins.Error("cluster-etcd", absl::StrCat("cluster.endpoints[", i, "]"), url, true,
+                           "expected http://HOST:PORT or https://HOST:PORT");
+    }
+  }
+  if (c->endpoints_size() == 0 && (!c->name().empty() || !c->replica_id().empty())) {
+    return origins.Error("cluster-etcd", "cluster.endpoints", "", false,
+                         "cluster settings need etcd endpoints");
+  }
+  return absl::OkStatus();
 }
 
 // Fills the per-hook defaults and checks what only the config file can set
@@ -175,15 +213,31 @@ absl::Status Validate(const FlagSet& fs, const internal::Origins& origins, Serve
     return origins.Error("admin", "admin", cfg->admin(), true,
                          absl::StrCat("same address as ", origins.Name("listen", "listen")));
   }
-  if (absl::Status st = internal::CheckToken(cfg->token(), fs, origins); !st.ok()) return st;
+  // With per-agent identities the shared token is optional: empty, only
+  // the listed agents may connect.
+  if (cfg->agents_size() > 0 && cfg->token().empty()) {
+    if (cfg->admin_api().token().empty() && cfg->admin_api().client_ca_file().empty()) {
+      return absl::InvalidArgumentError(
+          "without a shared --token the admin API needs --admin-token (or "
+          "admin_api.client_ca_file)");
+    }
+  } else if (absl::Status st = internal::CheckToken(cfg->token(), fs, origins); !st.ok()) {
+    return st;
+  }
   if (absl::Status st =
           internal::CheckTokenLength(cfg->admin_api().token(), internal::kAdminToken, fs, origins);
       !st.ok()) {
     return st;
   }
+  if (absl::Status st = internal::ResolveWebSocket(fs, origins, cfg); !st.ok()) return st;
   if (!cfg->metrics().empty()) {
     if (absl::StatusOr<HostPort> m = ParseHostPort(cfg->metrics()); !m.ok()) {
       return origins.Error("metrics", "metrics", cfg->metrics(), true, m.status().message());
+    }
+  }
+  if (!cfg->dashboard().empty()) {
+    if (absl::StatusOr<HostPort> d = ParseHostPort(cfg->dashboard()); !d.ok()) {
+      return origins.Error("dashboard", "dashboard", cfg->dashboard(), true, d.status().message());
     }
   }
   const auto& atls = cfg->admin_api();
@@ -206,6 +260,7 @@ absl::Status Validate(const FlagSet& fs, const internal::Origins& origins, Serve
                          bind.status().message());
   }
   cfg->set_public_bind_addr(*bind);
+  if (absl::Status st = internal::ResolveAgents(origins, cfg); !st.ok()) return st;
 
   const auto& tls = cfg->tls();
   const std::string cert = origins.Name("tls-cert", "tls.cert_file");
@@ -283,9 +338,11 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& ar
     cfg.mutable_admin_api()->set_client_ca_file(fs.GetString("admin-tls-client-ca"));
   }
   if (fs.IsSet("metrics")) cfg.set_metrics(fs.GetString("metrics"));
+  if (fs.IsSet("dashboard")) cfg.set_dashboard(fs.GetString("dashboard"));
   uint32_t workers = cfg.workers();
   if (absl::Status st = internal::ResolveWorkers(fs, origins, &workers); !st.ok()) return st;
   cfg.set_workers(workers);
+  if (absl::Status st = ResolveCluster(fs, origins, cfg.mutable_cluster()); !st.ok()) return st;
   if (absl::Status st = ResolveHooks(fs, origins, &cfg); !st.ok()) return st;
 
   FillDefaults(&cfg);
@@ -318,10 +375,23 @@ std::string ServerUsage() {
       "Every flag has a config file equivalent (keys are the field names of\n"
       "reitunnel.config.v1.ServerConfig); flags override the file.\n"
       "\n"
-      "Environment:\n"
+      "Environment (keeps secrets out of ps and the config file):\n"
       "  ",
       internal::kTokenEnv,
-      "             token when --token is not given (flag > env > file)\n"
+      "             agent token when --token is not given\n"
+      "                              (flag > env > file)\n"
+      "  ",
+      internal::kAdminTokenEnv,
+      "       admin API token when --admin-token is not\n"
+      "                              given (flag > env > file; default: the\n"
+      "                              agent token)\n"
+      "  GRPC_VERBOSITY              gRPC's own log level (debug, info, error; default\n"
+      "                              error), written through --log-format\n"
+      "  GRPC_TRACE                  gRPC tracers to turn on (debugging only)\n"
+      "\n"
+      "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT, after the drain), 1 failed\n"
+      "(a listener could not start, a hook vetoed the start, a fatal error), 2 bad\n"
+      "command line or configuration.\n"
       "\n"
       "Example:\n"
       "  reitunneld --listen=127.0.0.1:7000 --admin=127.0.0.1:7001 --token=SECRET \\\n"

@@ -138,17 +138,22 @@ asio::awaitable<size_t> Conn::ReadSome(asio::mutable_buffer buf) {
     if (ec) throw std::system_error(ec);
     co_return n;
   }
+  if (tls_read_eof_) co_return 0;
   for (;;) {
     ERR_clear_error();
     size_t n = 0;
     int ret = SSL_read_ex(ssl_, buf.data(), buf.size(), &n);
     if (ret == 1) co_return n;
     int err = SSL_get_error(ssl_, ret);
-    if (err == SSL_ERROR_ZERO_RETURN) co_return 0;  // peer's close_notify
+    if (err == SSL_ERROR_ZERO_RETURN) {  // peer's close_notify
+      tls_read_eof_ = true;
+      co_return 0;
+    }
     // An unexpected TCP EOF without close_notify is treated as EOF too: the
     // relayed stream's own framing, not TLS, decides if data was truncated.
     if (err == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
       ERR_clear_error();
+      tls_read_eof_ = true;
       co_return 0;
     }
     co_await WaitForSsl(ret, "read");

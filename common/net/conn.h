@@ -44,6 +44,8 @@ class Conn : public transport::Stream {
   bool is_open() const override { return socket_.is_open(); }
 
   bool is_tls() const { return ssl_ != nullptr; }
+  // The TLS session after TlsAccept/TlsConnect (peer certificate), else null.
+  SSL* ssl() const { return ssl_; }
   // Bytes already decrypted or read but not consumed; a splice relay must not
   // start while this is non-zero.
   bool has_buffered_input() const override { return ssl_ && SSL_pending(ssl_) > 0; }
@@ -71,6 +73,9 @@ class Conn : public transport::Stream {
 
   tcp::socket socket_;
   SSL* ssl_ = nullptr;
+  // Set once TLS reported end of stream: OpenSSL fails later reads of a
+  // session that saw an unexpected EOF instead of repeating it.
+  bool tls_read_eof_ = false;
   mutable std::string peer_;
 };
 

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <cstdlib>
 
@@ -44,6 +45,16 @@ std::string DeriveSessionKey(std::string_view token, std::string_view session_no
   std::string transcript = absl::StrCat("reitunnel/1 session ", client_id.size(), ":");
   transcript.append(client_id).append(" ").append(session_nonce);
   return HmacSha256(token, transcript);
+}
+
+std::string IdentityKey(std::string_view token) {
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), out);
+  return std::string(reinterpret_cast<char*>(out), sizeof(out));
+}
+
+std::string AgentProofKey(std::string_view token, std::string_view agent_id) {
+  return agent_id.empty() ? std::string(token) : IdentityKey(token);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

@@ -33,6 +33,19 @@ std::string HandshakeMac(std::string_view key, v1::ConnectionKind kind, std::str
 std::string DeriveSessionKey(std::string_view token, std::string_view session_nonce,
                              std::string_view client_id);
 
+// Per-agent identities (server config `agents:`): the HMAC key of an agent
+// with --agent-id is SHA-256(its token), 32 raw bytes, on both sides, so a
+// server that stores only the hash (token_sha256) can verify the proof while
+// the token itself stays on the agent. The hash is what authenticates, so the
+// server's copy must be protected like a token; it just never reveals the
+// token (which may be reused elsewhere) and never crosses the wire either.
+std::string IdentityKey(std::string_view token);
+
+// The key an agent's control Hello is proven with (and its session key is
+// derived from): the token itself, or IdentityKey(token) when the agent
+// gives an id; the id then goes into the transcript in place of client_id.
+std::string AgentProofKey(std::string_view token, std::string_view agent_id);
+
 // Constant time in the length of the expected value (CRYPTO_memcmp).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

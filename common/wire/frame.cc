@@ -71,6 +71,7 @@ const char* MessageName(const v1::Frame& frame) {
     case v1::Frame::kGoodbye: return "goodbye";
     case v1::Frame::kTunnelClosed: return "tunnel_closed";
     case v1::Frame::kRetireDataConns: return "retire_data_conns";
+    case v1::Frame::kClusterUpdate: return "cluster_update";
     case v1::Frame::MSG_NOT_SET: break;
   }
   return "none";

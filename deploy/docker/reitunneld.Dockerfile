@@ -36,6 +36,7 @@ RUN apt-get update \
       libcivetweb1 \
       libgrpc++1.51 \
       libgrpc29 \
+      libhttp-parser2.9 \
       libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 \
       libprotobuf32 \

@@ -16,6 +16,9 @@
 #include "common/version.h"
 #include "common/config/yaml_proto.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/admin/cluster_admin.h"
+#include "server/cluster_mode/cluster_node.h"
+#include "server/admin/admin_views.h"
 #include "server/hooks/hook_dispatcher.h"
 #include "server/server.h"
 #include "server/registry/session_registry.h"
@@ -29,70 +32,6 @@ namespace {
 
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
-
-void FillTunnel(const TunnelCore& t, av1::Tunnel* out) {
-  const auto& info = t.info();
-  TunnelTotals totals = t.Totals();
-  out->set_tunnel_id(info.tunnel_id);
-  out->set_name(info.name);
-  out->set_client_id(info.client_id);
-  out->set_remote_port(info.remote_port);
-  out->set_local_addr(info.local_addr);
-  *out->mutable_opened_at() = ToTimestamp(info.opened_at);
-  out->set_active_visitors(totals.active_visitors());
-  out->set_visitors_total(totals.visitors_opened);
-  out->set_bytes_in(totals.bytes_in);
-  out->set_bytes_out(totals.bytes_out);
-  out->set_state("open");
-  *out->mutable_state_since() = ToTimestamp(info.opened_at);
-  auto kind = info.metadata.find("kind");
-  out->set_kind(kind == info.metadata.end() ? "tcp" : kind->second);
-}
-
-std::string CodeName(wire::v1::RefusalCode code) {
-  std::string name = wire::v1::RefusalCode_Name(code);
-  return name.rfind("REFUSAL_CODE_", 0) == 0 ? name.substr(13) : name;
-}
-
-// A tunnel the agent asked for that is not open.
-void FillRequested(const SessionEntry& e, const RequestedTunnel& r, av1::Tunnel* out) {
-  out->set_name(r.name);
-  out->set_client_id(e.info.client_id);
-  out->set_local_addr(r.local_addr);
-  out->set_state(StateName(r.state));
-  out->set_requested_port(r.requested_port);
-  out->set_attempts(r.attempts);
-  *out->mutable_state_since() = ToTimestamp(r.since);
-  out->set_kind("tcp");
-  if (!r.last_reason.empty()) {
-    out->set_last_error(r.last_code == wire::v1::REFUSAL_CODE_UNSPECIFIED
-                            ? r.last_reason
-                            : absl::StrCat(CodeName(r.last_code), ": ", r.last_reason));
-  }
-}
-
-void FillClient(const SessionRegistry::SessionView& v, av1::Client* out) {
-  const auto& info = v.entry->info;
-  out->set_client_id(info.client_id);
-  out->set_remote_addr(info.remote_addr);
-  out->set_agent_version(info.agent_version);
-  out->mutable_labels()->insert(info.labels.begin(), info.labels.end());
-  *out->mutable_connected_at() = ToTimestamp(info.connected_at);
-  out->set_agent_id(info.agent_id);
-  out->set_identity(AgentIdentity(info));
-  out->set_instance_id(info.instance_id);
-  uint64_t in = 0, out_bytes = 0, visitors = 0;
-  for (const auto& t : v.tunnels) {
-    out->add_tunnel_ids(t->info().tunnel_id);
-    TunnelTotals totals = t->Totals();
-    in += totals.bytes_in;
-    out_bytes += totals.bytes_out;
-    visitors += totals.active_visitors();
-  }
-  out->set_bytes_in(in);
-  out->set_bytes_out(out_bytes);
-  out->set_active_visitors(visitors);
-}
 
 // "k=v,k2=v2" -> map; false on a malformed selector.
 bool ParseSelector(const std::string& selector, std::map<std::string, std::string>* out) {
@@ -127,27 +66,18 @@ grpc::Status Page(uint32_t page_size, const std::string& token, size_t total, si
   return grpc::Status::OK;
 }
 
-std::string RedactedConfigYaml(config::v1::ServerConfig cfg) {
-  // Secrets are replaced, not removed, so an operator sees they are set.
-  if (!cfg.token().empty()) cfg.set_token("<redacted>");
-  if (!cfg.admin_api().token().empty()) cfg.mutable_admin_api()->set_token("<redacted>");
-  return config::ProtoToYaml(cfg);
-}
-
-std::string EventType(HookEvent e) { return std::string(HookEventName(e)); }
-
-std::string StringField(const google::protobuf::Message& m, const char* name) {
-  const auto* f = m.GetDescriptor()->FindFieldByName(name);
-  if (!f || f->type() != google::protobuf::FieldDescriptor::TYPE_STRING || f->is_repeated()) {
-    return "";
-  }
-  return m.GetReflection()->GetString(m, f);
-}
-
 }  // namespace
 
-AdminService::AdminService(Server& server, asio::any_io_executor control, AdminAuth auth)
-    : server_(server), control_(control), auth_(std::move(auth)) {}
+AdminService::AdminService(Server& server, asio::any_io_executor control, AdminAuth auth,
+                           std::string admin_token)
+    : server_(server), control_(control), auth_(std::move(auth)) {
+  if (server_.cluster()) {
+    cluster_admin_ = std::make_unique<ClusterAdmin>(
+        server_.cluster(), std::move(admin_token), !server_.config().admin_api().cert_file().empty());
+  }
+}
+
+AdminService::~AdminService() = default;
 
 template <typename F>
 grpc::ServerUnaryReactor* AdminService::Answer(grpc::CallbackServerContext* ctx, F work) {
@@ -161,49 +91,13 @@ grpc::ServerUnaryReactor* AdminService::GetServerInfo(grpc::CallbackServerContex
                                                       const av1::GetServerInfoRequest*,
                                                       av1::ServerInfo* resp) {
   return Answer(ctx, [this, resp] {
-    const auto& cfg = server_.config();
-    resp->set_version(kVersion);
-    resp->set_instance_id(server_.instance_id());
-    *resp->mutable_started_at() = ToTimestamp(server_.started_at());
-    resp->set_uptime_seconds(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() -
-                                                         server_.started_at())
-            .count()));
-    resp->set_listen_addr(server_.listen_addr());
-    resp->set_admin_addr(addresses_.admin);
-    resp->set_metrics_addr(addresses_.metrics);
-    resp->set_public_ports(cfg.public_ports());
-    resp->set_tls(!cfg.tls().cert_file().empty());
-    resp->set_draining(server_.draining());
-    resp->set_workers(static_cast<uint32_t>(server_.workers().size()));
-    resp->set_data_plane_healthy(server_.data_plane_healthy());
-    TunnelTotals closed = server_.registry().closed_totals();
-    uint32_t clients = 0, tunnels = 0;
-    uint64_t visitors = 0, in = closed.bytes_in, out = closed.bytes_out;
-    for (const auto& v : server_.registry().Snapshot()) {
-      ++clients;
-      for (const auto& t : v.tunnels) {
-        ++tunnels;
-        TunnelTotals totals = t->Totals();
-        visitors += totals.active_visitors();
-        in += totals.bytes_in;
-        out += totals.bytes_out;
-      }
-    }
-    resp->set_clients(clients);
-    resp->set_tunnels(tunnels);
-    resp->set_active_visitors(visitors);
-    resp->set_bytes_in(in);
-    resp->set_bytes_out(out);
-    resp->set_config_yaml(RedactedConfigYaml(cfg));
+    FillServerInfo(server_, {addresses_.admin, addresses_.metrics}, resp);
     return grpc::Status::OK;
   });
 }
 
-grpc::ServerUnaryReactor* AdminService::ListClients(grpc::CallbackServerContext* ctx,
-                                                    const av1::ListClientsRequest* req,
-                                                    av1::ListClientsResponse* resp) {
-  return Answer(ctx, [this, req, resp] {
+grpc::Status AdminService::LocalListClients(const av1::ListClientsRequest* req,
+                                            av1::ListClientsResponse* resp) {
     std::map<std::string, std::string> selector;
     if (!ParseSelector(req->label_selector(), &selector)) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -221,7 +115,46 @@ grpc::ServerUnaryReactor* AdminService::ListClients(grpc::CallbackServerContext*
     resp->set_next_page_token(next);
     resp->set_total_size(static_cast<uint32_t>(matching.size()));
     return grpc::Status::OK;
-  });
+}
+
+grpc::ServerUnaryReactor* AdminService::ListClients(grpc::CallbackServerContext* ctx,
+                                                    const av1::ListClientsRequest* req,
+                                                    av1::ListClientsResponse* resp) {
+  if (!cluster_admin_ || req->local_only()) {
+    return Answer(ctx, [this, req, resp] { return LocalListClients(req, resp); });
+  }
+  auto* reactor = ctx->DefaultReactor();
+  if (grpc::Status auth = auth_.Check(*ctx); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
+  // Everything here, merged with every replica's, then paged.
+  av1::ListClientsRequest all = *req;
+  all.set_page_size(1000);
+  all.clear_page_token();
+  auto local = std::make_shared<av1::ListClientsResponse>();
+  if (grpc::Status st = LocalListClients(&all, local.get()); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  std::string self = server_.cluster()->replica_id();
+  cluster_admin_->AskClients(
+      *req, [reactor, req, resp, local, self](
+                std::vector<ClusterAdmin::PeerResult<av1::ListClientsResponse>> peers) {
+        av1::ListClientsResponse merged;
+        ClusterAdmin::MergeClients(self, std::move(*local), peers, &merged);
+        size_t begin = 0, end = 0;
+        std::string next;
+        grpc::Status st = Page(req->page_size(), req->page_token(), merged.clients_size(), &begin,
+                               &end, &next);
+        if (st.ok()) {
+          for (size_t i = begin; i < end; ++i) *resp->add_clients() = merged.clients(i);
+          resp->set_next_page_token(next);
+          resp->set_total_size(merged.total_size());
+        }
+        reactor->Finish(st);
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminService::GetClient(grpc::CallbackServerContext* ctx,
@@ -249,48 +182,41 @@ grpc::ServerUnaryReactor* AdminService::DisconnectClient(grpc::CallbackServerCon
   }
   std::string reason =
       req->reason().empty() ? "disconnected by admin" : req->reason().substr(0, 512);
+  if (!cluster_admin_ || req->local_only()) {
+    server_.Kick(req->client_id(), reason, std::chrono::seconds(req->ban_seconds()),
+                 [reactor](grpc::Status s) { reactor->Finish(s); });
+    return reactor;
+  }
+  // Here and on every other replica; found if any replica had the agent.
+  auto* cluster_admin = cluster_admin_.get();
+  av1::DisconnectClientRequest fwd = *req;
+  fwd.set_reason(reason);
   server_.Kick(req->client_id(), reason, std::chrono::seconds(req->ban_seconds()),
-               [reactor](grpc::Status s) { reactor->Finish(s); });
+               [reactor, cluster_admin, fwd](grpc::Status local) {
+                 cluster_admin->AskDisconnect(
+                     fwd, [reactor, local](std::vector<ClusterAdmin::PeerResult<
+                                               av1::DisconnectClientResponse>> peers) {
+                       bool found = local.ok();
+                       for (const auto& p : peers) found |= p.status.ok();
+                       reactor->Finish(found ? grpc::Status::OK : local);
+                     });
+               });
   return reactor;
 }
 
-grpc::ServerUnaryReactor* AdminService::ListTunnels(grpc::CallbackServerContext* ctx,
-                                                    const av1::ListTunnelsRequest* req,
-                                                    av1::ListTunnelsResponse* resp) {
-  return Answer(ctx, [this, req, resp] {
+grpc::Status AdminService::LocalListTunnels(const av1::ListTunnelsRequest* req,
+                                            av1::ListTunnelsResponse* resp) {
     std::map<std::string, std::string> selector;
     if (!ParseSelector(req->label_selector(), &selector)) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "label_selector must be key=value[,key=value...]");
     }
-    std::vector<av1::Tunnel> matching;
-    for (const auto& v : server_.registry().Snapshot()) {
+    std::vector<SessionRegistry::SessionView> views;
+    for (auto& v : server_.registry().Snapshot()) {
       if (!req->client_id().empty() && v.entry->info.client_id != req->client_id()) continue;
-      if (!Matches(*v.entry, selector)) continue;
-      for (const auto& t : v.tunnels) {
-        av1::Tunnel out;
-        FillTunnel(*t, &out);
-        for (const auto& r : v.requested) {
-          if (r.name == t->info().name) {
-            out.set_attempts(r.attempts);
-            out.set_requested_port(r.requested_port);
-          }
-        }
-        matching.push_back(std::move(out));
-      }
-      if (!req->include_not_open()) continue;
-      for (const auto& r : v.requested) {
-        if (r.state == RequestedTunnel::State::kOpen) continue;
-        av1::Tunnel out;
-        FillRequested(*v.entry, r, &out);
-        matching.push_back(std::move(out));
-      }
+      if (Matches(*v.entry, selector)) views.push_back(std::move(v));
     }
-    // Open tunnels by id; the others (no id) after them, by agent and name.
-    std::sort(matching.begin(), matching.end(), [](const av1::Tunnel& a, const av1::Tunnel& b) {
-      return std::make_tuple(a.tunnel_id().empty(), a.tunnel_id(), a.client_id(), a.name()) <
-             std::make_tuple(b.tunnel_id().empty(), b.tunnel_id(), b.client_id(), b.name());
-    });
+    std::vector<av1::Tunnel> matching = CollectTunnels(views, req->include_not_open());
     size_t begin = 0, end = 0;
     std::string next;
     grpc::Status st = Page(req->page_size(), req->page_token(), matching.size(), &begin, &end, &next);
@@ -299,7 +225,45 @@ grpc::ServerUnaryReactor* AdminService::ListTunnels(grpc::CallbackServerContext*
     resp->set_next_page_token(next);
     resp->set_total_size(static_cast<uint32_t>(matching.size()));
     return grpc::Status::OK;
-  });
+}
+
+grpc::ServerUnaryReactor* AdminService::ListTunnels(grpc::CallbackServerContext* ctx,
+                                                    const av1::ListTunnelsRequest* req,
+                                                    av1::ListTunnelsResponse* resp) {
+  if (!cluster_admin_ || req->local_only()) {
+    return Answer(ctx, [this, req, resp] { return LocalListTunnels(req, resp); });
+  }
+  auto* reactor = ctx->DefaultReactor();
+  if (grpc::Status auth = auth_.Check(*ctx); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
+  av1::ListTunnelsRequest all = *req;
+  all.set_page_size(1000);
+  all.clear_page_token();
+  auto local = std::make_shared<av1::ListTunnelsResponse>();
+  if (grpc::Status st = LocalListTunnels(&all, local.get()); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  std::string self = server_.cluster()->replica_id();
+  cluster_admin_->AskTunnels(
+      *req, [reactor, req, resp, local, self](
+                std::vector<ClusterAdmin::PeerResult<av1::ListTunnelsResponse>> peers) {
+        av1::ListTunnelsResponse merged;
+        ClusterAdmin::MergeTunnels(self, std::move(*local), peers, &merged);
+        size_t begin = 0, end = 0;
+        std::string next;
+        grpc::Status st = Page(req->page_size(), req->page_token(), merged.tunnels_size(), &begin,
+                               &end, &next);
+        if (st.ok()) {
+          for (size_t i = begin; i < end; ++i) *resp->add_tunnels() = merged.tunnels(i);
+          resp->set_next_page_token(next);
+          resp->set_total_size(merged.total_size());
+        }
+        reactor->Finish(st);
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminService::GetTunnel(grpc::CallbackServerContext* ctx,
@@ -326,8 +290,142 @@ grpc::ServerUnaryReactor* AdminService::CloseTunnel(grpc::CallbackServerContext*
     return reactor;
   }
   std::string reason = req->reason().empty() ? "closed by admin" : req->reason().substr(0, 512);
-  server_.CloseTunnel(req->tunnel_id(), reason, std::chrono::seconds(req->ban_seconds()),
-                      [reactor](grpc::Status s) { reactor->Finish(s); });
+  auto ban = std::chrono::seconds(req->ban_seconds());
+  // Tunnel ids differ per replica; the agent's client id and the tunnel's
+  // name are the same everywhere.
+  std::string tunnel_id = req->tunnel_id();
+  std::string client_id = req->client_id();
+  std::string name = req->name();
+  if (tunnel_id.empty() || client_id.empty() || name.empty()) {
+    std::shared_ptr<SessionEntry> entry;
+    if (!tunnel_id.empty()) {
+      if (auto t = server_.registry().FindTunnel(tunnel_id, &entry)) {
+        client_id = t->info().client_id;
+        name = t->info().name;
+      }
+    } else {
+      for (const auto& v : server_.registry().Snapshot()) {
+        if (v.entry->info.client_id != client_id) continue;
+        for (const auto& t : v.tunnels) {
+          if (t->info().name == name) tunnel_id = t->info().tunnel_id;
+        }
+      }
+    }
+  }
+  auto close_local = [this, tunnel_id, reason, ban](std::function<void(grpc::Status)> done) {
+    if (tunnel_id.empty()) {
+      done(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such tunnel on this replica"));
+      return;
+    }
+    server_.CloseTunnel(tunnel_id, reason, ban, std::move(done));
+  };
+  if (!cluster_admin_ || req->local_only()) {
+    close_local([reactor](grpc::Status s) { reactor->Finish(s); });
+    return reactor;
+  }
+  if (client_id.empty() || name.empty()) {
+    // Not here: ask the other replicas, which close it by id and say it.
+    av1::CloseTunnelRequest fwd = *req;
+    fwd.set_reason(reason);
+    cluster_admin_->AskCloseTunnel(
+        fwd, [reactor, id = req->tunnel_id()](
+                 std::vector<ClusterAdmin::PeerResult<av1::CloseTunnelResponse>> peers) {
+          bool found = false;
+          for (const auto& p : peers) found |= p.status.ok();
+          reactor->Finish(found ? grpc::Status::OK
+                                : grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                               absl::StrCat("no tunnel with id \"",
+                                                            id.substr(0, 64), "\"")));
+        });
+    return reactor;
+  }
+  av1::CloseTunnelRequest fwd;
+  fwd.set_client_id(client_id);
+  fwd.set_name(name);
+  fwd.set_reason(reason);
+  fwd.set_ban_seconds(req->ban_seconds());
+  auto* cluster_admin = cluster_admin_.get();
+  close_local([reactor, cluster_admin, fwd](grpc::Status local) {
+    cluster_admin->AskCloseTunnel(
+        fwd, [reactor, local](std::vector<ClusterAdmin::PeerResult<av1::CloseTunnelResponse>> peers) {
+          bool found = local.ok();
+          for (const auto& p : peers) found |= p.status.ok();
+          reactor->Finish(found ? grpc::Status::OK : local);
+        });
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::GetClusterStatus(grpc::CallbackServerContext* ctx,
+                                                         const av1::GetClusterStatusRequest*,
+                                                         av1::ClusterStatus* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  if (grpc::Status auth = auth_.Check(*ctx); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
+  // This replica, from its own registry.
+  av1::ReplicaStatus self;
+  self.set_version(kVersion);
+  *self.mutable_started_at() = ToTimestamp(server_.started_at());
+  self.set_draining(server_.draining());
+  self.set_agent_address(server_.listen_addr());
+  self.set_admin_address(addresses_.admin);
+  self.set_reachable(true);
+  self.set_self(true);
+  self.set_data_plane_healthy(server_.data_plane_healthy());
+  for (const auto& v : server_.registry().Snapshot()) {
+    self.set_clients(self.clients() + 1);
+    for (const auto& t : v.tunnels) {
+      self.set_tunnels(self.tunnels() + 1);
+      self.set_active_visitors(self.active_visitors() + t->Totals().active_visitors());
+    }
+  }
+  auto* cluster = server_.cluster();
+  if (!cluster_admin_ || !cluster) {
+    resp->set_enabled(false);
+    *resp->add_replicas() = self;
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  resp->set_enabled(true);
+  resp->set_cluster_name(cluster->cluster_name());
+  resp->set_replica_id(cluster->replica_id());
+  resp->set_lease_valid(cluster->lease_valid());
+  self.set_replica_id(cluster->replica_id());
+  auto records = cluster->Records();
+  cluster_admin_->AskServerInfo(
+      [reactor, resp, self, records](std::vector<ClusterAdmin::PeerResult<av1::ServerInfo>> peers) {
+        std::map<std::string, av1::ReplicaStatus> out;
+        out[self.replica_id()] = self;
+        for (const auto& r : records) {
+          if (r.replica_id() == self.replica_id()) continue;
+          auto& st = out[r.replica_id()];
+          st.set_replica_id(r.replica_id());
+          st.set_version(r.version());
+          *st.mutable_started_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
+              r.start_time_unix_ms());
+          st.set_draining(r.draining());
+          st.set_agent_address(r.agent_address());
+          st.set_admin_address(r.admin_address());
+          st.set_error("no answer");
+        }
+        for (const auto& p : peers) {
+          auto& st = out[p.replica_id];
+          if (!p.status.ok()) {
+            st.set_error(p.status.error_message());
+            continue;
+          }
+          st.set_reachable(true);
+          st.clear_error();
+          st.set_data_plane_healthy(p.response.data_plane_healthy());
+          st.set_clients(p.response.clients());
+          st.set_tunnels(p.response.tunnels());
+          st.set_active_visitors(p.response.active_visitors());
+        }
+        for (auto& [_, st] : out) *resp->add_replicas() = std::move(st);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 
@@ -335,14 +433,7 @@ grpc::ServerUnaryReactor* AdminService::ListBans(grpc::CallbackServerContext* ct
                                                  const av1::ListBansRequest*,
                                                  av1::ListBansResponse* resp) {
   return Answer(ctx, [this, resp] {
-    for (const auto& b : server_.bans().List()) {
-      auto* out = resp->add_bans();
-      out->set_identity(b.identity);
-      out->set_tunnel_name(b.tunnel_name);
-      out->set_reason(b.reason);
-      *out->mutable_until() = ToTimestamp(b.until);
-      *out->mutable_created() = ToTimestamp(b.created);
-    }
+    FillBans(server_.bans(), resp);
     return grpc::Status::OK;
   });
 }
@@ -367,32 +458,7 @@ grpc::ServerUnaryReactor* AdminService::ListHooks(grpc::CallbackServerContext* c
   return Answer(ctx, [this, resp] {
     auto* hooks = server_.hooks();
     if (!hooks) return grpc::Status::OK;
-    resp->set_strategy(hooks->settings().strategy());
-    for (const auto& v : hooks->Hooks()) {
-      auto* h = resp->add_hooks();
-      h->set_name(v.config->name());
-      h->set_address(v.config->address());
-      h->set_state(v.state);
-      for (const auto& e : v.events) h->add_events(e);
-      for (const auto& e : v.implemented) h->add_implemented_events(e);
-      h->set_described(v.described);
-      h->set_failure_policy(v.config->failure_policy());
-      h->set_timeout_ms(v.config->timeout_ms());
-      const HookStats& s = *v.stats;
-      h->set_calls(s.calls);
-      h->set_allowed(s.allowed);
-      h->set_denied(s.denied);
-      h->set_errors(s.errors);
-      h->set_timeouts(s.timeouts);
-      h->set_fail_open_allowances(s.fail_open_allowances);
-      h->set_latency_p50_ms(s.LatencyQuantileMs(0.5));
-      h->set_latency_p99_ms(s.LatencyQuantileMs(0.99));
-      h->set_queue_depth(s.queue_depth);
-      h->set_notifications_sent(s.notifications_sent);
-      h->set_batches_sent(s.batches_sent);
-      h->set_dropped_events(s.dropped_events);
-      h->set_dropped_batches(s.dropped_batches);
-    }
+    FillHooks(*hooks, resp);
     return grpc::Status::OK;
   });
 }
@@ -459,30 +525,10 @@ class AdminService::EventWatcher : public grpc::ServerWriteReactor<av1::Event> {
   }
 
   void OnEvent(HookEvent e, const google::protobuf::Message& m, const HookDecision& d) {
-    std::string client_id = StringField(m, "client_id");
-    std::string tunnel_id = StringField(m, "tunnel_id");
-    if (!req_.client_id().empty() && client_id != req_.client_id()) return;
-    if (!req_.tunnel_id().empty() && tunnel_id != req_.tunnel_id()) return;
     av1::Event ev;
-    ev.set_type(EventType(e));
-    *ev.mutable_time() = NowTimestamp();
-    ev.set_client_id(client_id);
-    ev.set_tunnel_id(tunnel_id);
-    ev.set_allowed(d.allowed());
-    ev.set_reason(d.reason);
-    google::protobuf::Message* payload = nullptr;
-    switch (e) {
-      case HookEvent::kClientConnect: payload = ev.mutable_client_connect(); break;
-      case HookEvent::kClientDisconnect: payload = ev.mutable_client_disconnect(); break;
-      case HookEvent::kTunnelOpen: payload = ev.mutable_tunnel_open(); break;
-      case HookEvent::kTunnelClose: payload = ev.mutable_tunnel_close(); break;
-      case HookEvent::kVisitorConnect: payload = ev.mutable_visitor_connect(); break;
-      case HookEvent::kVisitorDisconnect: payload = ev.mutable_visitor_disconnect(); break;
-      case HookEvent::kError: payload = ev.mutable_error(); break;
-      case HookEvent::kServerStop: payload = ev.mutable_server_stop(); break;
-      default: return;
-    }
-    payload->CopyFrom(m);
+    if (!EventFromHook(e, m, d, &ev)) return;
+    if (!req_.client_id().empty() && ev.client_id() != req_.client_id()) return;
+    if (!req_.tunnel_id().empty() && ev.tunnel_id() != req_.tunnel_id()) return;
     std::lock_guard<std::mutex> l(mu_);
     if (finished_) return;
     if (writing_) {

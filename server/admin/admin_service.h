@@ -5,6 +5,7 @@
 // lock held longer than a map copy); actions are posted to the session's
 // home worker, and the call finishes from there. No handler blocks.
 
+#include <memory>
 #include <string>
 
 #include "asio/any_io_executor.hpp"
@@ -13,6 +14,7 @@
 
 namespace reitunnel::server {
 
+class ClusterAdmin;
 class Server;
 
 class AdminService final : public admin::v1::AdminService::CallbackService {
@@ -23,7 +25,10 @@ class AdminService final : public admin::v1::AdminService::CallbackService {
   };
 
   // `control` runs the event watchers (the hook dispatcher's executor).
-  AdminService(Server& server, asio::any_io_executor control, AdminAuth auth);
+  // `admin_token` authenticates this replica to its peers (cluster mode).
+  AdminService(Server& server, asio::any_io_executor control, AdminAuth auth,
+               std::string admin_token = "");
+  ~AdminService() override;
   void set_addresses(Addresses a) { addresses_ = std::move(a); }
 
   grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* ctx,
@@ -58,17 +63,32 @@ class AdminService final : public admin::v1::AdminService::CallbackService {
                                       admin::v1::ListHooksResponse* resp) override;
   grpc::ServerWriteReactor<admin::v1::Event>* WatchEvents(
       grpc::CallbackServerContext* ctx, const admin::v1::WatchEventsRequest* req) override;
+  grpc::ServerUnaryReactor* GetClusterStatus(grpc::CallbackServerContext* ctx,
+                                             const admin::v1::GetClusterStatusRequest* req,
+                                             admin::v1::ClusterStatus* resp) override;
+  // Per-agent identities (admin_identities.cc).
+  grpc::ServerUnaryReactor* ListAgentIdentities(
+      grpc::CallbackServerContext* ctx, const admin::v1::ListAgentIdentitiesRequest* req,
+      admin::v1::ListAgentIdentitiesResponse* resp) override;
+  grpc::ServerUnaryReactor* RevokeAgentIdentity(
+      grpc::CallbackServerContext* ctx, const admin::v1::RevokeAgentIdentityRequest* req,
+      admin::v1::RevokeAgentIdentityResponse* resp) override;
 
  private:
   class EventWatcher;
   // Checks auth, then finishes with work()'s status.
   template <typename F>
   grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, F work);
+  grpc::Status LocalListClients(const admin::v1::ListClientsRequest* req,
+                                admin::v1::ListClientsResponse* resp);
+  grpc::Status LocalListTunnels(const admin::v1::ListTunnelsRequest* req,
+                                admin::v1::ListTunnelsResponse* resp);
 
   Server& server_;
   asio::any_io_executor control_;
   AdminAuth auth_;
   Addresses addresses_;
+  std::unique_ptr<ClusterAdmin> cluster_admin_;  // cluster mode only
 };
 
 }  // namespace reitunnel::server

@@ -10,6 +10,7 @@
 #include "common/net/listener.h"
 #include "common/runtime/worker_pool.h"
 #include "server/hooks/hook_dispatcher.h"
+#include "server/registry/agent_info.h"
 #include "server/server.h"
 #include "server/session/tunnel_core.h"
 
@@ -29,6 +30,9 @@ struct DataPlaneSnapshot {
   double bytes_out = 0;
   bool draining = false;
 };
+
+// metrics_options.max_series when unset (server.proto documents it).
+constexpr size_t kDefaultMaxTunnelSeries = 500;
 
 MetricFamily Family(std::string name, std::string help, MetricType type) {
   MetricFamily f;
@@ -55,18 +59,26 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   // Everything is read from the registry and atomics: a scrape never waits
   // for the data plane and the data plane never waits for a scrape.
   DataPlaneSnapshot s;
+  const bool per_tunnel = server_.config().metrics_options().per_tunnel_labels();
+  std::vector<TunnelSample> samples;
   auto closed = server_.registry().closed_totals();
   s.bytes_in = static_cast<double>(closed.bytes_in);
   s.bytes_out = static_cast<double>(closed.bytes_out);
   s.draining = server_.draining();
   for (const auto& v : server_.registry().Snapshot()) {
     s.agents += 1;
+    const std::string identity = per_tunnel ? AgentIdentity(v.entry->info) : std::string();
     for (const auto& t : v.tunnels) {
       TunnelTotals totals = t->Totals();
       s.tunnels += 1;
       s.visitors += static_cast<double>(totals.active_visitors());
       s.bytes_in += static_cast<double>(totals.bytes_in);
       s.bytes_out += static_cast<double>(totals.bytes_out);
+      if (per_tunnel) {
+        const TunnelInfo& info = t->info();
+        samples.push_back({info.tunnel_id, info.name, identity, info.opened_at, totals.bytes_in,
+                           totals.bytes_out, totals.active_visitors()});
+      }
     }
   }
 
@@ -111,6 +123,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   bytes.metric.push_back(Value(MetricType::Counter, s.bytes_in, {{"direction", "in"}}));
   bytes.metric.push_back(Value(MetricType::Counter, s.bytes_out, {{"direction", "out"}}));
   out.push_back(std::move(bytes));
+  if (per_tunnel) CollectPerTunnel(samples, &out);
 
   HookDispatcher* hooks = server_.hooks();
   if (!hooks || hooks->empty()) return out;
@@ -181,6 +194,44 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     out.push_back(std::move(*f));
   }
   return out;
+}
+
+void MetricsCollector::CollectPerTunnel(const std::vector<TunnelSample>& samples,
+                                        std::vector<MetricFamily>* out) const {
+  const uint32_t configured = server_.config().metrics_options().max_series();
+  const size_t cap = configured == 0 ? kDefaultMaxTunnelSeries : configured;
+  TunnelSeriesSelection sel = SelectTunnelSeries(samples, cap);
+  const uint64_t cut_total = cut_tunnels_.Note(sel.cut_ids);
+
+  auto bytes = Family("reitunnel_tunnel_bytes_total",
+                      "Bytes relayed per open tunnel (metrics_options.per_tunnel_labels); "
+                      "direction in = from visitors, out = to visitors.",
+                      MetricType::Counter);
+  auto visitors = Family("reitunnel_tunnel_visitor_connections",
+                         "Active visitor connections per open tunnel.", MetricType::Gauge);
+  for (const TunnelSeries& t : sel.series) {
+    bytes.metric.push_back(Value(MetricType::Counter, static_cast<double>(t.bytes_in),
+                                 {{"tunnel", t.name}, {"client", t.client}, {"direction", "in"}}));
+    bytes.metric.push_back(Value(MetricType::Counter, static_cast<double>(t.bytes_out),
+                                 {{"tunnel", t.name}, {"client", t.client}, {"direction", "out"}}));
+    visitors.metric.push_back(Value(MetricType::Gauge, static_cast<double>(t.visitors),
+                                    {{"tunnel", t.name}, {"client", t.client}}));
+  }
+  out->push_back(std::move(bytes));
+  out->push_back(std::move(visitors));
+  // Not "..._dropped": OpenMetrics names the counter below's family that.
+  auto dropped = Family("reitunnel_tunnel_series_excluded",
+                        "Open tunnels left out of the per-tunnel series by "
+                        "metrics_options.max_series at this scrape.",
+                        MetricType::Gauge);
+  dropped.metric.push_back(Value(MetricType::Gauge, static_cast<double>(sel.cut_ids.size())));
+  out->push_back(std::move(dropped));
+  auto dropped_total = Family("reitunnel_tunnel_series_dropped_total",
+                              "Tunnels left out of the per-tunnel series by "
+                              "metrics_options.max_series, each counted once.",
+                              MetricType::Counter);
+  dropped_total.metric.push_back(Value(MetricType::Counter, static_cast<double>(cut_total)));
+  out->push_back(std::move(dropped_total));
 }
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& address,

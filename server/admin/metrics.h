@@ -3,7 +3,8 @@
 // Prometheus metrics at http://--metrics/metrics. Values are read when
 // scraped, from the session registry and atomic counters: a scrape never
 // waits for the data plane. Labels are bounded: hook names and event types,
-// never per visitor.
+// never per visitor; per-tunnel labels only when metrics_options asks, up to
+// its cap.
 
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "prometheus/collectable.h"
 #include "prometheus/exposer.h"
+#include "server/admin/tunnel_series.h"
 
 namespace reitunnel::server {
 
@@ -23,7 +25,11 @@ class MetricsCollector : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
+  void CollectPerTunnel(const std::vector<TunnelSample>& samples,
+                        std::vector<prometheus::MetricFamily>* out) const;
+
   Server& server_;
+  mutable CutTunnelCounter cut_tunnels_;
 };
 
 class MetricsEndpoint {

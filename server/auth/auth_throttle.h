@@ -39,6 +39,11 @@ class AuthThrottle {
   uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
   void CountRefused() { refused_.fetch_add(1, std::memory_order_relaxed); }
+  // SIGHUP: new thresholds for the next failures; blocks in force stay.
+  void SetOptions(AuthThrottleOptions o) {
+    std::lock_guard<std::mutex> l(mu_);
+    o_ = o;
+  }
 
   // For tests.
   void set_clock_for_testing(Clock::time_point (*now)()) { now_ = now; }
@@ -53,7 +58,7 @@ class AuthThrottle {
   };
   void Evict(Clock::time_point now);  // mu_ held
 
-  AuthThrottleOptions o_;
+  AuthThrottleOptions o_;  // guarded by mu_
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
   std::atomic<uint64_t> failures_{0};

@@ -1,7 +1,8 @@
 #pragma once
 
 // The handshake of one accepted agent-port connection, on the worker that
-// accepted it: TLS (if configured), Challenge, Hello, then either
+// accepted it: the listener's transport (TLS if configured, then the
+// WebSocket upgrade on the --ws-listen port), Challenge, Hello, then either
 //  - a data connection: proven with its session's key and handed to the
 //    session's shard on this worker, or
 //  - a control connection: authenticated, checked (throttle, drain, bans,
@@ -29,8 +30,12 @@ class RejectLog;
 class TlsContext;
 
 struct HandshakeEnv {
-  const config::v1::ServerConfig* cfg = nullptr;  // token, timeouts, limits
+  const config::v1::ServerConfig* cfg = nullptr;  // timeouts, limits
   TlsContext* tls = nullptr;                      // null: plain TCP
+  // The listener's transport above TCP/TLS: a WebSocket upgrade of `ws_path`
+  // (--ws-listen), run inside the handshake deadline.
+  bool websocket = false;
+  std::string ws_path;
   const Authenticator* auth = nullptr;
   AuthThrottle* throttle = nullptr;
   RejectLog* rejects = nullptr;
@@ -39,6 +44,9 @@ struct HandshakeEnv {
   std::vector<std::string> features;
 };
 
+// Brings the accepted socket up to the listener's transport, then runs the
+// handshake over it as a transport::Stream (so control and data connections
+// work the same over TCP, TLS, ws and wss).
 asio::awaitable<void> ServeAgentConnection(const HandshakeEnv& env, int worker,
                                            asio::ip::tcp::socket socket, std::string peer,
                                            Admission::Ticket ticket);

@@ -1,5 +1,7 @@
 #include "server/health/watchdog.h"
 
+#include <algorithm>
+
 #include "asio/experimental/as_tuple.hpp"
 #include "asio/post.hpp"
 #include "asio/use_awaitable.hpp"
@@ -38,20 +40,24 @@ void Watchdog::Stop() {
 }
 
 asio::awaitable<void> Watchdog::Loop() {
+  // Check often enough that a bound shorter than the interval still holds.
+  const auto tick = std::max(std::chrono::milliseconds(10), std::min(interval_, bound_ / 2));
+  const int64_t bound_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(bound_).count();
+  const int64_t interval_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(interval_).count();
+  posted_.assign(workers_.size(), 0);
   while (!stopped_) {
-    for (int i = 0; i < workers_.size(); ++i) {
-      asio::post(workers_.executor(i), [a = answered_, i] { (*a)[i].store(NowNs()); });
-    }
-    timer_.expires_after(interval_);
-    auto [ec] = co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec || stopped_) co_return;
     int wedged = -1;
-    int64_t now = NowNs();
+    const int64_t now = NowNs();
     for (int i = 0; i < workers_.size(); ++i) {
-      int64_t age = now - (*answered_)[i].load();
-      if (age > std::chrono::duration_cast<std::chrono::nanoseconds>(bound_).count()) {
-        wedged = i;
-        break;
+      const bool outstanding = posted_[i] != 0 && (*answered_)[i].load() < posted_[i];
+      if (outstanding) {
+        if (now - posted_[i] > bound_ns && wedged < 0) wedged = i;
+        continue;  // one probe in flight per worker
+      }
+      if (posted_[i] == 0 || now - posted_[i] >= interval_ns) {
+        posted_[i] = now;
+        asio::post(workers_.executor(i), [a = answered_, i] { (*a)[i].store(NowNs()); });
       }
     }
     bool healthy = wedged < 0;
@@ -65,6 +71,9 @@ asio::awaitable<void> Watchdog::Loop() {
       }
       if (on_change_) on_change_(healthy);
     }
+    timer_.expires_after(tick);
+    auto [ec] = co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec || stopped_) co_return;
   }
 }
 

@@ -46,6 +46,10 @@ class Watchdog {
   asio::steady_timer timer_;
   // Steady-clock nanoseconds of each worker's last answered probe.
   std::shared_ptr<std::vector<std::atomic<int64_t>>> answered_;
+  // When each worker's outstanding probe was posted (control thread only).
+  // A worker is judged by how long its probe waits, not by when it last
+  // answered: an idle worker answers at once and then waits for the next.
+  std::vector<int64_t> posted_;
   std::atomic<bool> healthy_{true};
   std::atomic<int> wedged_{-1};
   bool stopped_ = false;

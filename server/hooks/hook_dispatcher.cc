@@ -126,15 +126,22 @@ struct HookDispatcher::HookState {
   HookState(asio::any_io_executor ex, Hook h)
       : config(std::move(h.config)), client(std::move(h.client)), wake(ex), retry(ex) {}
 
-  // Immutable after construction.
+  // Immutable after construction (reloads change only the atomics below).
   config::v1::HookConfig config;
   std::unique_ptr<HookClient> client;
   bool configured[kHookEventCount] = {};
   // The config listed events explicitly: a listed blocking event the hook
   // does not implement is an error, not something to skip.
   bool explicit_events = false;
-  bool fail_open = false;
-  std::chrono::milliseconds timeout{500};
+  // Read by every worker's calls; SIGHUP stores new values.
+  std::atomic<bool> fail_open{false};
+  std::atomic<int64_t> timeout_ms{500};
+  std::chrono::milliseconds timeout() const {
+    return std::chrono::milliseconds(timeout_ms.load(std::memory_order_relaxed));
+  }
+  // `config` with the reloaded values, for operators.
+  mutable std::mutex view_mu;
+  std::shared_ptr<const config::v1::HookConfig> view;  // guarded by view_mu
 
   // From Describe; any thread reads.
   std::atomic<bool> described{false};
@@ -172,6 +179,7 @@ HookDispatcher::HookDispatcher(asio::any_io_executor ex, config::v1::HookSetting
       flush_timer_(ex),
       monitor_timer_(ex),
       idle_(ex) {
+  collect_ = settings_.strategy() == "collect_and_continue";
   for (auto& hook : hooks) {
     auto h = std::make_shared<HookState>(ex_, std::move(hook));
     h->explicit_events = h->config.events_size() > 0;
@@ -185,7 +193,8 @@ HookDispatcher::HookDispatcher(asio::any_io_executor ex, config::v1::HookSetting
       }
     }
     h->fail_open = h->config.failure_policy() == "fail_open";
-    h->timeout = std::chrono::milliseconds(h->config.timeout_ms());
+    h->timeout_ms = h->config.timeout_ms();
+    h->view = std::make_shared<const config::v1::HookConfig>(h->config);
     hooks_.push_back(h);
     net::Spawn(ex_, Deliver(h), "hook_delivery");
   }
@@ -289,7 +298,8 @@ asio::awaitable<HookDecision> HookDispatcher::AskOne(
   auto ex = co_await asio::this_coro::executor;
   auto start = Clock::now();
   h->stats.calls++;
-  DecideResult r = co_await AsyncDecide(ex, *h->client, e, request, h->timeout);
+  const std::chrono::milliseconds timeout = h->timeout();
+  DecideResult r = co_await AsyncDecide(ex, *h->client, e, request, timeout);
   h->stats.ObserveLatency(
       std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   if (r.status.ok()) {
@@ -321,7 +331,7 @@ asio::awaitable<HookDecision> HookDispatcher::AskOne(
   }
   if (r.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     h->stats.timeouts++;
-    co_return Failed(*h, e, absl::StrCat("timed out after ", h->timeout.count(), " ms"));
+    co_return Failed(*h, e, absl::StrCat("timed out after ", timeout.count(), " ms"));
   }
   co_return Failed(*h, e,
                    r.status.error_message().empty()
@@ -336,7 +346,7 @@ asio::awaitable<HookDecision> HookDispatcher::DecideMessage(
     if (h->Wants(e)) asked.push_back(h);
   }
   std::vector<HookDecision> results;
-  if (settings_.strategy() == "collect_and_continue" && asked.size() > 1) {
+  if (collect_.load(std::memory_order_relaxed) && asked.size() > 1) {
     // Every hook is asked, concurrently; the slowest bounds the latency.
     auto ex = co_await asio::this_coro::executor;
     auto out = std::make_shared<std::vector<HookDecision>>(asked.size());
@@ -624,7 +634,7 @@ asio::awaitable<void> HookDispatcher::Deliver(std::shared_ptr<HookState> h) {
       h->stream_dirty = false;
       co_await AsyncFinishStream(ex_, h->client.get());
     }
-    grpc::Status s = co_await AsyncDeliver(ex_, h->client.get(), e, msg, h->timeout);
+    grpc::Status s = co_await AsyncDeliver(ex_, h->client.get(), e, msg, h->timeout());
     if (e == HookEvent::kData && s.ok()) h->stream_dirty = true;
     Pending& front = h->queue.front();
     bool delivered = s.ok() || s.error_code() == grpc::StatusCode::UNIMPLEMENTED;
@@ -718,7 +728,12 @@ asio::awaitable<void> HookDispatcher::Shutdown(std::chrono::milliseconds deadlin
 std::vector<HookDispatcher::HookView> HookDispatcher::Hooks() const {
   std::vector<HookView> out;
   for (auto& h : hooks_) {
-    HookView v{&h->config, &h->stats, h->client->State(), {}, {}, h->described.load()};
+    std::shared_ptr<const config::v1::HookConfig> view;
+    {
+      std::lock_guard<std::mutex> l(h->view_mu);
+      view = h->view;
+    }
+    HookView v{std::move(view), &h->stats, h->client->State(), {}, {}, h->described.load()};
     for (const auto& info : hooks::kHookEvents) {
       if (h->Wants(info.event)) v.events.emplace_back(info.name);
       if (h->implemented[static_cast<int>(info.event)].load()) v.implemented.emplace_back(info.name);
@@ -726,6 +741,65 @@ std::vector<HookDispatcher::HookView> HookDispatcher::Hooks() const {
     out.push_back(std::move(v));
   }
   return out;
+}
+
+config::v1::HookSettings HookDispatcher::settings() const {
+  std::lock_guard<std::mutex> l(settings_mu_);
+  return settings_;
+}
+
+void HookDispatcher::UpdateSettings(const config::v1::ServerConfig& next,
+                                    std::vector<std::string>* applied,
+                                    std::vector<std::string>* needs_restart) {
+  // Only when the set of hooks is the same, in the same order, talking to
+  // the same places the same way: anything else means new clients, queues
+  // and subscriptions, which the data plane cannot swap under its calls.
+  bool same = static_cast<int>(hooks_.size()) == next.hooks_size();
+  for (int i = 0; same && i < next.hooks_size(); ++i) {
+    config::v1::HookConfig a = hooks_[static_cast<size_t>(i)]->config;
+    config::v1::HookConfig b = next.hooks(i);
+    for (auto* c : {&a, &b}) {
+      c->clear_timeout_ms();
+      c->clear_failure_policy();
+    }
+    same = a.SerializeAsString() == b.SerializeAsString();
+  }
+  if (!same) {
+    needs_restart->push_back("hooks (added, removed, reordered, or address/TLS/events/queue changed)");
+    return;
+  }
+  for (int i = 0; i < next.hooks_size(); ++i) {
+    auto& h = *hooks_[static_cast<size_t>(i)];
+    const auto& nc = next.hooks(i);
+    const bool fail_open = nc.failure_policy() == "fail_open";
+    const bool changed = h.timeout_ms.load() != static_cast<int64_t>(nc.timeout_ms()) ||
+                         h.fail_open.load() != fail_open;
+    if (!changed) continue;
+    h.timeout_ms = nc.timeout_ms();
+    h.fail_open = fail_open;
+    auto view = std::make_shared<config::v1::HookConfig>(h.config);
+    view->set_timeout_ms(nc.timeout_ms());
+    view->set_failure_policy(nc.failure_policy());
+    {
+      std::lock_guard<std::mutex> l(h.view_mu);
+      h.view = std::move(view);
+    }
+    applied->push_back(absl::StrCat("hooks[", h.config.name(), "]: timeout_ms ", nc.timeout_ms(),
+                                    ", ", nc.failure_policy()));
+  }
+  config::v1::HookSettings ns = next.hook_settings();
+  std::lock_guard<std::mutex> l(settings_mu_);
+  if (ns.strategy() != settings_.strategy()) {
+    settings_.set_strategy(ns.strategy());
+    collect_ = ns.strategy() == "collect_and_continue";
+    applied->push_back(absl::StrCat("hook_settings.strategy: ", ns.strategy()));
+  }
+  ns.set_strategy(settings_.strategy());
+  // startup_wait_ms only matters at start: not worth a restart warning.
+  ns.set_startup_wait_ms(settings_.startup_wait_ms());
+  if (ns.SerializeAsString() != settings_.SerializeAsString()) {
+    needs_restart->push_back("hook_settings (flush_interval_ms, max_batch_tunnels, max_pending_batches)");
+  }
 }
 
 }  // namespace reitunnel::server

@@ -115,7 +115,17 @@ class HookDispatcher {
                                       const HookDecision&)>;
   int AddObserver(Observer o);     // control executor
   void RemoveObserver(int id);     // control executor
-  const config::v1::HookSettings& settings() const { return settings_; }
+  // The settings in force (a copy: SIGHUP may change the strategy).
+  config::v1::HookSettings settings() const;
+
+  // SIGHUP, control executor: applies each hook's timeout_ms and
+  // failure_policy and hook_settings.strategy to calls from now on (calls
+  // in flight keep theirs). Anything else that differs in `next` (hooks
+  // added, removed or reordered, addresses, TLS, events, queue sizes, batch
+  // settings) cannot change live: it is named in *needs_restart and the
+  // running hooks stay as they are. What changed is named in *applied.
+  void UpdateSettings(const config::v1::ServerConfig& next, std::vector<std::string>* applied,
+                      std::vector<std::string>* needs_restart);
   hook::v1::ServerInfo server_info() const;
   // The bound agent listener, once known.
   void set_listen_addr(const std::string& addr);
@@ -140,7 +150,8 @@ class HookDispatcher {
   std::chrono::milliseconds flush_interval() const;
 
   struct HookView {
-    const config::v1::HookConfig* config;
+    // As in force now (timeout and failure policy follow reloads).
+    std::shared_ptr<const config::v1::HookConfig> config;
     const HookStats* stats;
     std::string state;
     // Effective subscription (configured ∩ implemented) and what Describe
@@ -181,7 +192,11 @@ class HookDispatcher {
   void NotifyIdleIfDrained();
 
   asio::any_io_executor ex_;
+  // Immutable but for strategy, which changes under settings_mu_ and is
+  // read on the hot path as collect_.
+  mutable std::mutex settings_mu_;
   config::v1::HookSettings settings_;
+  std::atomic<bool> collect_{false};
   mutable std::mutex info_mu_;
   hook::v1::ServerInfo server_info_;  // guarded by info_mu_
   std::vector<std::shared_ptr<HookState>> hooks_;

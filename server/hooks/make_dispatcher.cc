@@ -64,6 +64,7 @@ absl::StatusOr<std::unique_ptr<HookDispatcher>> MakeHookDispatcher(
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) == 0) info.set_hostname(host);
   info.set_listen_addr(cfg.listen());
+  info.set_replica_id(cfg.cluster().replica_id());
   return std::make_unique<HookDispatcher>(ex, cfg.hook_settings(), info, std::move(hooks));
 }
 

@@ -60,11 +60,16 @@ class Admission {
   Ticket Admit(const std::string& source_ip, bool known_source, const char** why);
 
   size_t pending() const { return total_.load(std::memory_order_relaxed); }
+  // SIGHUP: new limits apply to the next Admit; tickets out keep theirs.
+  void SetLimits(AdmissionLimits limits) {
+    std::lock_guard<std::mutex> l(mu_);
+    limits_ = limits;
+  }
 
  private:
   void Release(const std::string& source);
 
-  AdmissionLimits limits_;
+  AdmissionLimits limits_;  // guarded by mu_
   std::atomic<size_t> total_{0};
   std::mutex mu_;
   std::unordered_map<std::string, size_t> per_source_;  // guarded by mu_

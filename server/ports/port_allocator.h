@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,6 +55,7 @@ class PortAllocator {
 
   std::string RangeString() const;
   bool InRange(uint32_t port) const { return port >= low_ && port <= high_; }
+  std::pair<uint16_t, uint16_t> range() const { return {low_, high_}; }
   const asio::ip::address& bind_addr() const { return bind_addr_; }
   // Ports reserved now (tunnels open or opening).
   size_t reserved() const;

@@ -49,6 +49,7 @@ std::vector<Ban> Bans::List() const {
 
 bool Bans::Remove(const std::string& identity, const std::string& tunnel_name) {
   std::lock_guard<std::mutex> l(mu_);
+  Expire();  // an expired ban is gone: removing it reports NOT_FOUND
   auto it = std::find_if(bans_.begin(), bans_.end(), [&](const Ban& b) {
     return b.identity == identity && b.tunnel_name == tunnel_name;
   });

@@ -14,23 +14,38 @@ const char* StateName(RequestedTunnel::State s) {
   return "unknown";
 }
 
-absl::Status SessionRegistry::TryAdd(std::shared_ptr<SessionEntry> entry, size_t max_agents) {
+absl::Status SessionRegistry::TryAdd(std::shared_ptr<SessionEntry> entry, size_t max_agents,
+                                     std::shared_ptr<SessionEntry>* replaced) {
   std::lock_guard<std::mutex> l(mu_);
-  if (sessions_.size() >= max_agents) {
+  std::string id = entry->info.client_id;
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() && sessions_.size() >= max_agents) {
     return absl::ResourceExhaustedError("server has reached its agent limit");
   }
+  if (it != sessions_.end()) {
+    if (replaced) *replaced = it->second.entry;
+    auto old_ip = it->second.entry->info.remote_ip;
+    if (--per_ip_[old_ip] <= 0) per_ip_.erase(old_ip);
+  }
   per_ip_[entry->info.remote_ip]++;
-  std::string id = entry->info.client_id;
-  sessions_[id].entry = std::move(entry);
+  Record& r = sessions_[id];
+  r = Record();
+  r.entry = std::move(entry);
   return absl::OkStatus();
 }
 
-void SessionRegistry::Remove(const std::string& client_id) {
+SessionRegistry::Record* SessionRegistry::FindRecord(const SessionEntry& entry) {
+  auto it = sessions_.find(entry.info.client_id);
+  if (it == sessions_.end() || it->second.entry.get() != &entry) return nullptr;
+  return &it->second;
+}
+
+void SessionRegistry::Remove(const SessionEntry& entry) {
   std::function<void()> notify;
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto it = sessions_.find(client_id);
-    if (it == sessions_.end()) return;
+    auto it = sessions_.find(entry.info.client_id);
+    if (it == sessions_.end() || it->second.entry.get() != &entry) return;
     auto ip = it->second.entry->info.remote_ip;
     if (--per_ip_[ip] <= 0) per_ip_.erase(ip);
     sessions_.erase(it);
@@ -55,25 +70,24 @@ bool SessionRegistry::HasSessionFrom(const std::string& ip) const {
   return per_ip_.count(ip) > 0;
 }
 
-void SessionRegistry::SetTunnel(const std::string& client_id, std::shared_ptr<TunnelCore> t) {
+void SessionRegistry::SetTunnel(const SessionEntry& entry, std::shared_ptr<TunnelCore> t) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = sessions_.find(client_id);
-  if (it == sessions_.end()) return;
+  Record* rec = FindRecord(entry);
+  if (!rec) return;
   std::string id = t->info().tunnel_id;
-  it->second.tunnels[id] = std::move(t);
+  rec->tunnels[id] = std::move(t);
 }
 
-void SessionRegistry::RemoveTunnel(const std::string& client_id, const std::string& tunnel_id) {
+void SessionRegistry::RemoveTunnel(const SessionEntry& entry, const std::string& tunnel_id) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = sessions_.find(client_id);
-  if (it != sessions_.end()) it->second.tunnels.erase(tunnel_id);
+  if (Record* rec = FindRecord(entry)) rec->tunnels.erase(tunnel_id);
 }
 
-void SessionRegistry::SetRequested(const std::string& client_id, const RequestedTunnel& r) {
+void SessionRegistry::SetRequested(const SessionEntry& entry, const RequestedTunnel& r) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = sessions_.find(client_id);
-  if (it == sessions_.end()) return;
-  auto& slot = it->second.requested[r.name];
+  Record* rec = FindRecord(entry);
+  if (!rec) return;
+  auto& slot = rec->requested[r.name];
   uint32_t attempts = slot.attempts;
   slot = r;
   slot.attempts = attempts + (r.state == RequestedTunnel::State::kPending ? 1 : 0);

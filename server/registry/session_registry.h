@@ -52,18 +52,24 @@ struct SessionEntry {
 
 class SessionRegistry {
  public:
-  // Adds unless `max_agents` sessions exist (ResourceExhausted).
-  absl::Status TryAdd(std::shared_ptr<SessionEntry> entry, size_t max_agents);
-  void Remove(const std::string& client_id);
+  // Adds unless `max_agents` sessions exist (ResourceExhausted). A session
+  // with the same client id (the same agent reconnecting before its old
+  // session timed out) is replaced; `*replaced` receives it so the caller
+  // closes it.
+  absl::Status TryAdd(std::shared_ptr<SessionEntry> entry, size_t max_agents,
+                      std::shared_ptr<SessionEntry>* replaced = nullptr);
+  // Removes `entry` if it is still the one registered under its client id.
+  void Remove(const SessionEntry& entry);
   std::shared_ptr<SessionEntry> Find(const std::string& client_id) const;
   size_t size() const;
   // True if an established session came from this IP (admission keeps
   // capacity for them).
   bool HasSessionFrom(const std::string& ip) const;
 
-  void SetTunnel(const std::string& client_id, std::shared_ptr<TunnelCore> t);
-  void RemoveTunnel(const std::string& client_id, const std::string& tunnel_id);
-  void SetRequested(const std::string& client_id, const RequestedTunnel& r);
+  // Per-session bookkeeping; ignored once `entry` was replaced or removed.
+  void SetTunnel(const SessionEntry& entry, std::shared_ptr<TunnelCore> t);
+  void RemoveTunnel(const SessionEntry& entry, const std::string& tunnel_id);
+  void SetRequested(const SessionEntry& entry, const RequestedTunnel& r);
   // Finds a tunnel by id; fills *entry with its session.
   std::shared_ptr<TunnelCore> FindTunnel(const std::string& tunnel_id,
                                          std::shared_ptr<SessionEntry>* entry) const;
@@ -91,6 +97,8 @@ class SessionRegistry {
     std::map<std::string, std::shared_ptr<TunnelCore>> tunnels;
     std::map<std::string, RequestedTunnel> requested;
   };
+  Record* FindRecord(const SessionEntry& entry);  // mu_ held
+
   mutable std::mutex mu_;
   std::unordered_map<std::string, Record> sessions_;
   std::unordered_map<std::string, int> per_ip_;

@@ -14,6 +14,9 @@
 #include "common/runtime/worker_pool.h"
 #include "common/wire/auth.h"
 #include "common/wire/frame.h"
+#include "server/auth/allowed_ports.h"
+#include "server/auth/identity_metadata.h"
+#include "server/cluster_mode/cluster_node.h"
 #include "server/hooks/hook_dispatcher.h"
 #include "server/session/session_shard.h"
 
@@ -68,6 +71,7 @@ absl::StatusOr<std::shared_ptr<AgentSession>> AgentSession::Create(
   ss.framed = entry->info.HasFeature("framed_relay");
   ss.data_connection_timeout = deps.settings->data_connection_timeout;
   ss.max_visitors_per_tunnel = deps.settings->max_visitors_per_tunnel;
+  ss.cluster = deps.cluster;
   std::weak_ptr<AgentSession> weak = session;
   auto home = entry->home;
   auto request_links = [weak, home](uint32_t n) {
@@ -82,7 +86,19 @@ absl::StatusOr<std::shared_ptr<AgentSession>> AgentSession::Create(
     siblings.push_back(entry->shards.back());
   }
   for (auto& s : entry->shards) s->SetSiblings(siblings);
-  if (auto st = deps.registry->TryAdd(entry, max_agents); !st.ok()) return st;
+  std::shared_ptr<SessionEntry> replaced;
+  if (auto st = deps.registry->TryAdd(entry, max_agents, &replaced); !st.ok()) return st;
+  if (replaced) {
+    // The same agent reconnected before its old session noticed: the old
+    // one goes (its tunnels close, the new session reopens them).
+    log::Info("agent_session_replaced", "a new connection of the same agent replaces its session",
+              {{"client_id", entry->info.client_id}});
+    asio::post(replaced->home, [replaced] {
+      if (auto s = replaced->session.lock()) {
+        s->Close("replaced by a new connection of the same agent", /*reconnect=*/true);
+      }
+    });
+  }
   return session;
 }
 
@@ -107,7 +123,8 @@ std::map<std::string, std::string> AgentSession::Metadata() const {
   md["agent_version"] = i.agent_version;
   md["client_id"] = i.client_id;
   md["instance_id"] = i.instance_id;
-  if (!i.agent_id.empty()) md["agent_id"] = i.agent_id;
+  AddIdentityMetadata(i, md);  // agent_id only when verified, tls.*
+  if (deps_.cluster) md["replica_id"] = deps_.cluster->replica_id();
   for (const auto& [k, v] : i.labels) md["label." + k] = v;
   return md;
 }
@@ -191,7 +208,7 @@ asio::awaitable<void> AgentSession::Run(wire::v1::Frame welcome) {
     req.set_reason(reason);
     deps_.hooks->Notify(HookEvent::kClientDisconnect, std::move(req));
   }
-  deps_.registry->Remove(info.client_id);
+  deps_.registry->Remove(*entry_);
 }
 
 asio::awaitable<void> AgentSession::Watchdog() {
@@ -230,6 +247,73 @@ void AgentSession::Close(const std::string& reason, bool reconnect) {
 void AgentSession::StopAccepting() {
   auto shards = entry_->shards;
   for (auto& s : shards) asio::post(s->executor(), [s] { s->StopAcceptingAll(); });
+}
+
+void AgentSession::SendClusterUpdate(const std::vector<wire::v1::Replica>& replicas) {
+  if (closed_) return;
+  wire::v1::Frame f;
+  for (const auto& r : replicas) *f.mutable_cluster_update()->add_replicas() = r;
+  f.mutable_cluster_update();
+  writer_->Send(f);
+}
+
+std::string AgentSession::ClaimOwner(const std::string& tunnel_name) const {
+  // One tunnel of one agent process: the same on every replica, different
+  // for two tunnels (which must never share a port) and for two agents.
+  const auto& i = entry_->info;
+  return absl::StrCat(AgentIdentity(i), "/", i.instance_id.empty() ? i.client_id : i.instance_id,
+                      "/", tunnel_name);
+}
+
+asio::awaitable<std::unique_ptr<PortAllocator::Reservation>> AgentSession::ReserveClusterPort(
+    const std::string& name, uint32_t requested, Refusal* refusal) {
+  auto* cluster = deps_.cluster;
+  auto* ports = deps_.ports;
+  const std::string owner = ClaimOwner(name);
+  absl::StatusOr<cluster::ClaimResult> r;
+  if (requested == 0) {
+    const auto range = ports->RangeString();
+    std::function<bool(uint16_t)> usable = [ports](uint16_t p) {
+      return !net::ProbeListen({ports->bind_addr(), p});
+    };
+    auto [lo, hi] = ports->range();
+    auto op = cluster->PickFree(lo, hi, owner, usable);
+    r = co_await std::move(op);
+    if (!r.ok() && r.status().code() == absl::StatusCode::kResourceExhausted) {
+      *refusal = {wire::v1::REFUSAL_CODE_LIMIT,
+                  absl::StrCat("no port of the range ", range, " is free in the cluster")};
+      co_return nullptr;
+    }
+  } else {
+    if (!ports->InRange(requested)) {
+      co_return ports->Reserve(requested, refusal);  // the range refusal
+    }
+    auto op = cluster->Claim(static_cast<uint16_t>(requested), owner);
+    r = co_await std::move(op);
+  }
+  if (!r.ok()) {
+    log::Warn("port_claim_failed", "cannot claim the port in the cluster",
+              {{"client_id", entry_->info.client_id}, {"name", name},
+               {"error", std::string(r.status().message())}});
+    *refusal = {wire::v1::REFUSAL_CODE_UNAVAILABLE,
+                "the cluster cannot confirm port ownership right now (etcd unreachable); "
+                "try again later"};
+    co_return nullptr;
+  }
+  if (!r->claimed) {
+    log::Info("port_claim_refused", "port held by another agent in the cluster",
+              {{"client_id", entry_->info.client_id}, {"name", name}, {"port", r->port},
+               {"held_by", r->held_by}});
+    *refusal = {wire::v1::REFUSAL_CODE_PORT_IN_USE,
+                absl::StrCat("port ", r->port, " is already in use in the cluster")};
+    co_return nullptr;
+  }
+  auto reservation = ports->Reserve(r->port, refusal);
+  if (!reservation) {
+    auto release = cluster->Release(r->port);
+    co_await std::move(release);
+  }
+  co_return reservation;
 }
 
 void AgentSession::RequestLinks(uint32_t n) {
@@ -271,7 +355,7 @@ void AgentSession::RefuseTunnel(const std::string& name, const wire::v1::OpenTun
   r.state = RequestedTunnel::State::kRefused;
   r.last_code = code;
   r.last_reason = reason;
-  deps_.registry->SetRequested(entry_->info.client_id, r);
+  deps_.registry->SetRequested(*entry_, r);
   wire::v1::Frame f;
   auto* tr = f.mutable_tunnel_refused();
   tr->set_name(name);
@@ -317,14 +401,42 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     r.name = name;
     r.requested_port = req.remote_port();
     r.local_addr = req.local_addr().substr(0, 256);
-    deps_.registry->SetRequested(info.client_id, r);
+    deps_.registry->SetRequested(*entry_, r);
   }
+  // ---- Per-agent identity: agents[].allowed_ports (server/auth/allowed_ports.h).
+  // Refuses a port the identity may not use; for 0 picks one it may.
+  uint32_t requested = req.remote_port();
+  if (auto denied = ApplyAllowedPorts(info, *deps_.ports, &requested)) {
+    RefuseTunnel(name, req, denied->code, denied->reason);
+    co_return;
+  }
+  // ----
   Refusal refusal;
-  auto port = deps_.ports->Reserve(req.remote_port(), &refusal);
+  std::unique_ptr<PortAllocator::Reservation> port;
+  if (deps_.cluster) {
+    port = co_await ReserveClusterPort(name, requested, &refusal);
+    if (closed_) {
+      if (port) {
+        auto release = deps_.cluster->Release(port->port());
+        co_await std::move(release);
+      }
+      co_return;
+    }
+  } else {
+    port = deps_.ports->Reserve(requested, &refusal);
+  }
   if (!port) {
     RefuseTunnel(name, req, refusal.code, refusal.reason);
     co_return;
   }
+  // Released cluster-wide on every path that does not open the tunnel.
+  bool claimed = deps_.cluster != nullptr;
+  auto release_claim = [this, &claimed](uint16_t p) -> asio::awaitable<void> {
+    if (!claimed) co_return;
+    claimed = false;
+    auto op = deps_.cluster->Release(p);
+    co_await std::move(op);
+  };
 
   TunnelInfo ti;
   ti.tunnel_id = wire::RandomId(8);
@@ -355,6 +467,10 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     hr.set_remote_port(ti.remote_port);
     hr.set_local_addr(ti.local_addr);
     HookDecision d = co_await hooks->Decide(HookEvent::kTunnelOpen, std::move(hr));
+    if (closed_ || !d.allowed()) {
+      auto release = release_claim(port->port());
+      co_await std::move(release);
+    }
     if (closed_) co_return;
     if (d.kind == HookDecision::Kind::kDeny) {
       RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_DENIED, d.reason);
@@ -379,6 +495,8 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
       cr.set_remote_port(ti.remote_port);
       hooks->TunnelsClosed({core}, {std::move(cr)});
     }
+    auto release = release_claim(port->port());
+    co_await std::move(release);
     RefuseTunnel(name, req, refusal.code, refusal.reason);
     co_return;
   }
@@ -388,8 +506,8 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
       s->StartTunnel(core, std::move(acc));
     });
   }
-  tunnels_[name] = Open{core, std::move(port)};
-  deps_.registry->SetTunnel(info.client_id, core);
+  tunnels_[name] = Open{core, std::move(port), claimed};
+  deps_.registry->SetTunnel(*entry_, core);
   if (hooks) hooks->TunnelOpened(core);
   {
     RequestedTunnel r;
@@ -398,7 +516,7 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     r.local_addr = ti.local_addr;
     r.state = RequestedTunnel::State::kOpen;
     r.tunnel_id = ti.tunnel_id;
-    deps_.registry->SetRequested(info.client_id, r);
+    deps_.registry->SetRequested(*entry_, r);
   }
   log::Info("tunnel_open", "tunnel open",
             {{"client_id", info.client_id},
@@ -428,7 +546,7 @@ asio::awaitable<bool> AgentSession::CloseTunnel(const std::string& tunnel_id,
       r.name = name;
       r.state = RequestedTunnel::State::kClosed;
       r.last_reason = reason;
-      deps_.registry->SetRequested(entry_->info.client_id, r);
+      deps_.registry->SetRequested(*entry_, r);
     }
     co_await FinishTunnels(std::move(one), reason);
     wire::v1::Frame f;
@@ -460,7 +578,7 @@ asio::awaitable<void> AgentSession::FinishTunnels(std::vector<Open> tunnels,
     const auto& ti = t.core->info();
     TunnelTotals totals = t.core->Totals();
     deps_.registry->AddClosedTotals(totals);
-    deps_.registry->RemoveTunnel(ti.client_id, ti.tunnel_id);
+    deps_.registry->RemoveTunnel(*entry_, ti.tunnel_id);
     log::Info("tunnel_closed", "tunnel closed",
               {{"client_id", ti.client_id},
                {"tunnel_id", ti.tunnel_id},
@@ -481,6 +599,10 @@ asio::awaitable<void> AgentSession::FinishTunnels(std::vector<Open> tunnels,
     req.set_remote_port(ti.remote_port);
     cores.push_back(t.core);
     closes.push_back(std::move(req));
+    if (t.claimed && deps_.cluster) {
+      auto release = deps_.cluster->Release(ti.remote_port);
+      co_await std::move(release);
+    }
     t.port.reset();  // the port may be reused from now on
   }
   // One batch with every tunnel's last traffic, then the closes: one stream

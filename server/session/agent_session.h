@@ -50,6 +50,8 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   asio::awaitable<bool> CloseTunnel(const std::string& tunnel_id, const std::string& reason);
   // A shard's visitors wait: ask the agent for more data connections.
   void RequestLinks(uint32_t n);
+  // Cluster mode: tells the agent the live replica set.
+  void SendClusterUpdate(const std::vector<wire::v1::Replica>& replicas);
 
   const AgentInfo& info() const { return entry_->info; }
   const std::shared_ptr<SessionEntry>& entry() const { return entry_; }
@@ -58,7 +60,13 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   struct Open {
     std::shared_ptr<TunnelCore> core;
     std::unique_ptr<PortAllocator::Reservation> port;
+    bool claimed = false;  // cluster mode: holds the cluster-wide claim
   };
+  // Cluster mode: claims the port cluster-wide for this agent's tunnel
+  // (picks one free everywhere for REMOTE_PORT 0), then reserves it here.
+  asio::awaitable<std::unique_ptr<PortAllocator::Reservation>> ReserveClusterPort(
+      const std::string& name, uint32_t requested, Refusal* refusal);
+  std::string ClaimOwner(const std::string& tunnel_name) const;
 
   AgentSession(const SessionDeps& deps, std::shared_ptr<SessionEntry> entry,
                std::shared_ptr<net::BufferedStream> control);

@@ -14,6 +14,7 @@ class WorkerPool;
 namespace reitunnel::server {
 
 class ActiveVisitors;
+class ClusterNode;
 class Bans;
 class HookDispatcher;
 class PortAllocator;
@@ -37,6 +38,7 @@ struct SessionDeps {
   ActiveVisitors* active = nullptr;
   const std::atomic<bool>* draining = nullptr;
   const SessionSettings* settings = nullptr;
+  ClusterNode* cluster = nullptr;  // null: standalone
 };
 
 }  // namespace reitunnel::server

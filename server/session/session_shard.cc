@@ -10,6 +10,7 @@
 #include "common/net/framed_relay.h"
 #include "common/net/listener.h"
 #include "common/net/spawn.h"
+#include "server/cluster_mode/cluster_node.h"
 #include "server/hooks/hook_dispatcher.h"
 #include "server/session/active_visitors.h"
 
@@ -134,6 +135,13 @@ asio::awaitable<void> SessionShard::AcceptLoop(std::shared_ptr<TunnelShard> t) {
   // Named, not a temporary in the co_await expression (GCC 12 bug).
   const net::AcceptedFn accepted = [this, t, &slot](asio::ip::tcp::socket socket,
                                                      std::string peer) {
+    if (settings_.cluster && !settings_.cluster->ServingAllowed(t->core->info().remote_port)) {
+      // Cut off from etcd longer than the lease allows: another agent may
+      // own this port elsewhere by now, so nobody is served here.
+      log::Debug("visitor_rejected", "port not served: cluster claim unconfirmed",
+                 {{"tunnel_id", t->core->info().tunnel_id}});
+      return;
+    }
     if (t->core->Totals().active_visitors() >= settings_.max_visitors_per_tunnel) {
       log::Warn("visitor_rejected", "tunnel is at its visitor limit",
                 {{"tunnel_id", t->core->info().tunnel_id},

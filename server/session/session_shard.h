@@ -26,6 +26,7 @@ namespace reitunnel::server {
 
 class HookDispatcher;
 class ActiveVisitors;
+class ClusterNode;
 
 struct ShardSettings {
   std::string client_id;
@@ -33,6 +34,9 @@ struct ShardSettings {
   bool framed = false;
   std::chrono::milliseconds data_connection_timeout{10000};
   uint32_t max_visitors_per_tunnel = 10000;
+  // Cluster mode: visitors are served only while the port's cluster claim
+  // is surely held (see ClusterNode::ServingAllowed).
+  const ClusterNode* cluster = nullptr;
 };
 
 class SessionShard : public std::enable_shared_from_this<SessionShard> {

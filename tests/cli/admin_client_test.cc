@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -22,6 +23,7 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "reitunnel/admin/v1/admin.grpc.pb.h"
+#include "yaml-cpp/yaml.h"
 
 namespace reitunnel::cli {
 namespace {
@@ -105,14 +107,81 @@ class FakeAdmin final : public v1::AdminService::Service {
       std::lock_guard<std::mutex> lock(mu_);
       list_requests_.push_back(*req);
     }
+    std::vector<v1::Tunnel> all = tunnels_;
+    if (req->include_not_open()) {
+      // A tunnel the agent asked for that the server refused.
+      v1::Tunnel t;
+      t.set_name("blocked");
+      t.set_client_id("cli0");
+      t.set_state("refused");
+      t.set_requested_port(20080);
+      t.set_attempts(3);
+      t.set_last_error("PORT_IN_USE: port 20080 is already in use");
+      all.push_back(t);
+    }
     const std::size_t page =
         std::min<std::size_t>(req->page_size() == 0 ? 100 : req->page_size(), 2);
     std::size_t start = req->page_token().empty() ? 0 : std::stoul(req->page_token());
-    for (std::size_t i = start; i < tunnels_.size() && i < start + page; ++i) {
-      *resp->add_tunnels() = tunnels_[i];
+    for (std::size_t i = start; i < all.size() && i < start + page; ++i) {
+      *resp->add_tunnels() = all[i];
     }
-    if (start + page < tunnels_.size()) resp->set_next_page_token(std::to_string(start + page));
-    resp->set_total_size(static_cast<uint32_t>(tunnels_.size()));
+    if (start + page < all.size()) resp->set_next_page_token(std::to_string(start + page));
+    resp->set_total_size(static_cast<uint32_t>(all.size()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListClients(grpc::ServerContext* ctx, const v1::ListClientsRequest*,
+                           v1::ListClientsResponse* resp) override {
+    if (grpc::Status st = Auth(ctx); !st.ok()) return st;
+    v1::Client* c = resp->add_clients();
+    c->set_client_id("cli0");
+    c->set_identity("10.0.0.9");
+    c->set_agent_id("edge-1");
+    resp->set_total_size(1);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetClient(grpc::ServerContext* ctx, const v1::GetClientRequest* req,
+                         v1::Client* resp) override {
+    if (grpc::Status st = Auth(ctx); !st.ok()) return st;
+    if (req->client_id() != "cli0") return grpc::Status(grpc::StatusCode::NOT_FOUND, "no");
+    resp->set_client_id("cli0");
+    resp->set_identity("10.0.0.9");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status CloseTunnel(grpc::ServerContext* ctx, const v1::CloseTunnelRequest* req,
+                           v1::CloseTunnelResponse*) override {
+    if (grpc::Status st = Auth(ctx); !st.ok()) return st;
+    std::lock_guard<std::mutex> lock(mu_);
+    closes_.push_back(*req);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListBans(grpc::ServerContext* ctx, const v1::ListBansRequest*,
+                        v1::ListBansResponse* resp) override {
+    if (grpc::Status st = Auth(ctx); !st.ok()) return st;
+    if (no_bans_) return grpc::Status::OK;
+    v1::Ban* agent = resp->add_bans();
+    agent->set_identity("10.0.0.7");
+    agent->set_reason("abuse report");
+    agent->mutable_until()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3600);
+    v1::Ban* tunnel = resp->add_bans();
+    tunnel->set_identity("edge-1");
+    tunnel->set_tunnel_name("web");
+    tunnel->set_reason("closed by admin");
+    tunnel->mutable_until()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 90);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RemoveBan(grpc::ServerContext* ctx, const v1::RemoveBanRequest* req,
+                         v1::RemoveBanResponse*) override {
+    if (grpc::Status st = Auth(ctx); !st.ok()) return st;
+    std::lock_guard<std::mutex> lock(mu_);
+    removes_.push_back(*req);
+    if (req->identity() == "nobody") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such ban in force");
+    }
     return grpc::Status::OK;
   }
 
@@ -164,6 +233,15 @@ class FakeAdmin final : public v1::AdminService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return kicks_;
   }
+  std::vector<v1::CloseTunnelRequest> closes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closes_;
+  }
+  std::vector<v1::RemoveBanRequest> removes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return removes_;
+  }
+  void set_no_bans() { no_bans_ = true; }
 
  private:
   grpc::Status Auth(grpc::ServerContext* ctx) {
@@ -179,6 +257,9 @@ class FakeAdmin final : public v1::AdminService::Service {
   std::mutex mu_;
   std::vector<v1::ListTunnelsRequest> list_requests_;
   std::vector<v1::DisconnectClientRequest> kicks_;
+  std::vector<v1::CloseTunnelRequest> closes_;
+  std::vector<v1::RemoveBanRequest> removes_;
+  std::atomic<bool> no_bans_{false};
 };
 
 struct RunResult {
@@ -349,6 +430,153 @@ TEST_F(FakeServerTest, WatchTable) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, StartsWith("TIME"));
   EXPECT_THAT(r.out, HasSubstr("tunnel_open"));
+}
+
+TEST_F(FakeServerTest, KickWithBanSendsSecondsAndNamesTheIdentity) {
+  RunResult r = RunCli({"clients", "kick", "cli0", "--ban=1h", "--reason=abuse"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "client cli0 disconnected; 10.0.0.9 banned for 1h\n");
+  ASSERT_EQ(fake_.kicks().size(), 1u);
+  EXPECT_EQ(fake_.kicks()[0].ban_seconds(), 3600u);
+  EXPECT_EQ(fake_.kicks()[0].reason(), "abuse");
+  // Without --ban: no ban, and no extra call.
+  r = RunCli({"clients", "kick", "cli0"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(fake_.kicks()[1].ban_seconds(), 0u);
+  // An unknown agent is not found before anything is banned.
+  r = RunCli({"clients", "kick", "nosuch", "--ban=1h"});
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_EQ(r.err, "reitunnelctl: no client with id \"nosuch\"\n");
+  EXPECT_EQ(fake_.kicks().size(), 2u);
+}
+
+TEST_F(FakeServerTest, BadBanDurationIsUsageAndSendsNothing) {
+  for (const char* bad : {"--ban=soon", "--ban=0s", "--ban=400d", "--ban=-1h"}) {
+    RunResult r = RunCli({"clients", "kick", "cli0", bad});
+    EXPECT_EQ(r.code, kExitUsage) << bad;
+    EXPECT_THAT(r.err, HasSubstr("--ban wants a duration")) << bad;
+    EXPECT_THAT(r.err, HasSubstr("clients kick --help")) << bad;
+    r = RunCli({"tunnels", "close", "tun1", bad});
+    EXPECT_EQ(r.code, kExitUsage) << bad;
+  }
+  EXPECT_TRUE(fake_.kicks().empty());
+  EXPECT_TRUE(fake_.closes().empty());
+}
+
+TEST_F(FakeServerTest, CloseWithBan) {
+  RunResult r = RunCli({"tunnels", "close", "tun1", "--ban=30m"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "tunnel tun1 closed; its name banned for this agent for 30m\n");
+  ASSERT_EQ(fake_.closes().size(), 1u);
+  EXPECT_EQ(fake_.closes()[0].tunnel_id(), "tun1");
+  EXPECT_EQ(fake_.closes()[0].ban_seconds(), 1800u);
+}
+
+TEST_F(FakeServerTest, BansListAndRemove) {
+  RunResult r = RunCli({"bans", "list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string header, agent, tunnel;
+  std::getline(lines, header);
+  std::getline(lines, agent);
+  std::getline(lines, tunnel);
+  EXPECT_THAT(header, StartsWith("IDENTITY   TUNNEL   REASON            EXPIRES"));
+  EXPECT_THAT(agent, StartsWith("10.0.0.7   *        abuse report      "));
+  EXPECT_THAT(agent, ::testing::AnyOf(HasSubstr("1h"), HasSubstr("59m")));
+  EXPECT_THAT(tunnel, StartsWith("edge-1     web      closed by admin   "));
+
+  r = RunCli({"bans", "list", "-o", "yaml"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  YAML::Node n = YAML::Load(r.out);
+  ASSERT_EQ(n["bans"].size(), 2u);
+  EXPECT_EQ(n["bans"][1]["tunnel_name"].as<std::string>(), "web");
+
+  r = RunCli({"bans", "remove", "edge-1", "--tunnel=web"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ban on tunnel \"web\" of agent edge-1 removed\n");
+  ASSERT_EQ(fake_.removes().size(), 1u);
+  EXPECT_EQ(fake_.removes()[0].identity(), "edge-1");
+  EXPECT_EQ(fake_.removes()[0].tunnel_name(), "web");
+  r = RunCli({"bans", "remove", "nobody"});
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_EQ(r.err, "reitunnelctl: no ban on agent nobody is in force\n");
+  EXPECT_EQ(RunCli({"bans", "remove"}).code, kExitUsage);
+}
+
+TEST_F(FakeServerTest, ClientsListShowsTheBansBelowTheClients) {
+  RunResult r = RunCli({"clients", "list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\nBANNED (refused until the ban expires"));
+  EXPECT_LT(r.out.find("cli0"), r.out.find("BANNED"));
+  EXPECT_THAT(r.out.substr(r.out.find("BANNED")), HasSubstr("10.0.0.7"));
+  // JSON stays the ListClientsResponse document.
+  r = RunCli({"clients", "list", "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("10.0.0.7")));
+  // Wide: the identity bans apply to.
+  r = RunCli({"clients", "list", "-o", "wide"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("AGENT-ID   IDENTITY"));
+  EXPECT_THAT(r.out, HasSubstr("edge-1     10.0.0.9"));
+  // No bans, no section.
+  fake_.set_no_bans();
+  r = RunCli({"clients", "list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("BANNED")));
+}
+
+TEST_F(FakeServerTest, TunnelsListAllShowsWhyATunnelIsNotOpen) {
+  RunResult r = RunCli({"tunnels", "list", "--all"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_FALSE(fake_.list_requests().empty());
+  EXPECT_TRUE(fake_.list_requests()[0].include_not_open());
+  std::istringstream lines(r.out);
+  std::string header, line, last;
+  std::getline(lines, header);
+  while (std::getline(lines, line)) last = line;
+  EXPECT_THAT(header, StartsWith("ID     NAME      CLIENT   STATE     PORT"));
+  EXPECT_THAT(header, ::testing::EndsWith("LAST ERROR"));
+  EXPECT_THAT(last, StartsWith("-      blocked   cli0     refused   20080"));
+  EXPECT_THAT(last, ::testing::EndsWith("PORT_IN_USE: port 20080 is already in use"));
+  // Without --all: open tunnels only, the usual columns.
+  r = RunCli({"tunnels", "list"});
+  EXPECT_THAT(r.out, Not(HasSubstr("blocked")));
+  EXPECT_THAT(r.out, Not(HasSubstr("STATE")));
+  EXPECT_FALSE(fake_.list_requests().back().include_not_open());
+  // Wide adds columns after the usual ones.
+  r = RunCli({"tunnels", "list", "-o", "wide"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("AGE   KIND   REQUESTED   ATTEMPTS   TOTAL   OPENED"));
+}
+
+TEST_F(FakeServerTest, YamlListIsOneDocumentWithEveryPage) {
+  RunResult r = RunCli({"tunnels", "list", "-o", "yaml"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  YAML::Node n = YAML::Load(r.out);
+  ASSERT_EQ(n["tunnels"].size(), 5u);
+  EXPECT_EQ(n["tunnels"][4]["bytes_in"].as<uint64_t>(), 4u * 1024 * 1024);
+  EXPECT_EQ(n["total_size"].as<int>(), 5);
+  EXPECT_EQ(n["next_page_token"].as<std::string>(), "");
+}
+
+TEST_F(FakeServerTest, WatchKeepsOnlyTheTypesAsked) {
+  RunResult r = RunCli({"events", "watch", "--type=tunnel_close", "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("{\"type\":\"tunnel_close\""));
+  EXPECT_THAT(r.out, Not(HasSubstr("tunnel_open")));
+  r = RunCli({"events", "watch", "--type=tunnel_open,tunnel_close", "-o", "yaml"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<YAML::Node> docs = YAML::LoadAll(r.out);
+  ASSERT_EQ(docs.size(), 2u) << r.out;
+  EXPECT_EQ(docs[0]["type"].as<std::string>(), "tunnel_open");
+  EXPECT_EQ(docs[1]["type"].as<std::string>(), "tunnel_close");
+  r = RunCli({"events", "watch", "--type=tunnel_opened"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("unknown event type \"tunnel_opened\""));
+  // server_stop filtered out still ends the watch cleanly.
+  r = RunCli({"events", "watch", "--tunnel=stop", "--type=error"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
 }
 
 TEST(UnreachableTest, ConnectionRefusedIsExitThree) {

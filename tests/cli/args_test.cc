@@ -88,9 +88,17 @@ TEST(ArgsTest, OutputSpellings) {
   Parsed table = ParseWith({"status", "-o", "table"});
   ASSERT_TRUE(table.outcome.ok());
   EXPECT_EQ(table.cl.globals.output, OutputFormat::kTable);
-  Parsed bad = ParseWith({"status", "-o", "yaml"});
+  for (std::size_t i = 0; i < std::size(kOutputFormatNames); ++i) {
+    Parsed named = ParseWith({"status", "-o", kOutputFormatNames[i]});
+    ASSERT_TRUE(named.outcome.ok()) << kOutputFormatNames[i];
+    EXPECT_EQ(static_cast<std::size_t>(named.cl.globals.output), i) << kOutputFormatNames[i];
+  }
+  Parsed upper = ParseWith({"status", "--output=YAML"});
+  ASSERT_TRUE(upper.outcome.ok());
+  EXPECT_EQ(upper.cl.globals.output, OutputFormat::kYaml);
+  Parsed bad = ParseWith({"status", "-o", "xml"});
   EXPECT_EQ(bad.outcome.exit_code, kExitUsage);
-  EXPECT_THAT(bad.outcome.message, HasSubstr("table or json"));
+  EXPECT_THAT(bad.outcome.message, HasSubstr("table, wide, json or yaml"));
 }
 
 TEST(ArgsTest, SameGlobalTwiceIsAUsageError) {

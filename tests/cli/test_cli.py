@@ -216,9 +216,9 @@ class CliTest(h.IntegrationTest):
         self.assertRegex(out, r"(?m)^tunnels: +1$")
         self.assertRegex(out, r"(?m)^uptime: +\d")
         hooks = self.ok("hooks", "list").out.splitlines()
-        self.assertEqual(hooks[0].split(), ["NAME", "ADDRESS", "STATE", "CALLS", "ALLOW", "DENY",
-                                            "ERR", "TIMEOUT", "FAILOPEN", "P50", "P99", "QUEUE",
-                                            "DROPPED"])
+        self.assertEqual(hooks[0].split(), ["NAME", "ADDRESS", "STATE", "DESCRIBED", "CALLS",
+                                            "ALLOW", "DENY", "ERR", "TIMEOUT", "FAILOPEN", "P50",
+                                            "P99", "QUEUE", "DROPPED"])
         self.assertIn("hooks", self.ok("hooks", "list", "-o", "json").json())
 
     def test_close_tunnel_stops_the_public_port(self):

@@ -21,6 +21,10 @@
 //    a throwaway certificate) which must log agent_listener_ready and exit 0 on
 //    SIGTERM; each hook container's command line starts the real hook binary.
 // 5. Lints deploy/docker (lib/dockerfile.js).
+// 5b. deploy/kubernetes/agent: the same schema and security checks, the
+//    agent's own rules (no ports, probes or API token, one replica, token from
+//    a Secret, config in a ConfigMap) and, live, the rendered agent.yaml run
+//    by the real reitunnel against a real reitunneld on loopback.
 // 6. Negative self-checks: everything in tests/deploy/fixtures must be
 //    rejected, with the error named in its "# expect:" line.
 // Exits 1 on any error.
@@ -56,6 +60,13 @@ fs.mkdirSync(WORK, { recursive: true });
 const PENDING_PROGRAMS = new Set(['reitunnelctl']);
 const SERVER_IMAGE = 'reitunneld';
 const HOOKS_IMAGE = 'reitunnel-hooks';
+const AGENT_IMAGE = 'reitunnel';
+// etcd for cluster mode: the upstream image (quay.io/coreos/etcd or
+// gcr.io/etcd-development/etcd), pinned to a v3.x tag.
+const ETCD_IMAGE = 'etcd';
+const ETCD_CLIENT_PORT = 2379;
+const ETCD_PEER_PORT = 2380;
+const AGENT_DIR = path.join(K8S_DIR, 'agent');
 const HOOK_EVENTS = ['server_start', 'server_stop', 'client_connect', 'client_disconnect', 'tunnel_open',
   'tunnel_close', 'data', 'error', 'visitor_connect', 'visitor_disconnect'];
 const DEFAULT_DRAIN_MS = 10000;
@@ -161,7 +172,7 @@ function apiServerRules(objs, where, report) {
     if (tpl) {
       const sel = (o.spec || {}).selector;
       if (!sel || !K.selectorMatches(sel, (tpl.metadata || {}).labels)) report.error(w, 'spec.selector does not match the pod template labels');
-      podSpecRules(tpl.spec || {}, w, report);
+      podSpecRules(tpl.spec || {}, w, report, ((o.spec || {}).volumeClaimTemplates || []).map((t) => (t.metadata || {}).name));
     }
     if (o.kind === 'Service') {
       const s = o.spec || {};
@@ -198,7 +209,7 @@ function podTemplateOf(o) {
   return null;
 }
 
-function podSpecRules(ps, w, report) {
+function podSpecRules(ps, w, report, claimNames = []) {
   const all = [...(ps.initContainers || []), ...(ps.containers || [])];
   const names = new Set();
   for (const c of all) {
@@ -229,7 +240,7 @@ function podSpecRules(ps, w, report) {
       const rq = K.quantity(res.requests[k], k === 'cpu'); const lm = K.quantity((res.limits || {})[k], k === 'cpu');
       if (lm !== null && rq > lm) report.error(w, `${c.name}: ${k} request ${res.requests[k]} exceeds its limit ${res.limits[k]}`);
     }
-    for (const m of c.volumeMounts || []) if (!(ps.volumes || []).some((v) => v.name === m.name)) report.error(w, `${c.name}: volumeMount ${m.name} has no volume`);
+    for (const m of c.volumeMounts || []) if (!(ps.volumes || []).some((v) => v.name === m.name) && !claimNames.includes(m.name)) report.error(w, `${c.name}: volumeMount ${m.name} has no volume`);
   }
   if (ps.dnsPolicy === 'ClusterFirstWithHostNet' && !ps.hostNetwork) report.note(w, 'dnsPolicy ClusterFirstWithHostNet without hostNetwork');
 }
@@ -306,10 +317,8 @@ function rulesAllowing(pols, port, containerPorts) {
   return out;
 }
 
-function projectChecks(objs, ctx) {
-  const { report, where } = ctx;
-  const info = { server: null, hooks: [], config: null, configText: null };
-  const ws = workloads(objs);
+// One namespace for everything namespaced, and its Namespace object; returns it.
+function namespaceChecks(objs, where, report) {
   const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PriorityClass', 'StorageClass', 'IngressClass']);
   for (const o of objs) if (!CLUSTER_SCOPED.has(o.kind) && !(o.metadata || {}).namespace) report.error(`${where} ${id(o)}`, 'has no namespace: it would land in kubectl\'s current namespace');
   const namespaces = new Set(objs.map((o) => (o.metadata || {}).namespace).filter(Boolean));
@@ -317,8 +326,12 @@ function projectChecks(objs, ctx) {
   const ns = [...namespaces][0];
   const nsObj = objs.find((o) => o.kind === 'Namespace');
   if (!nsObj || nsObj.metadata.name !== ns) report.error(where, `no Namespace object for ${ns}`);
+  return ns;
+}
 
-  // --- every container: probes, resources, security
+// Every container: probes (unless the workload serves no port), resources,
+// the restricted security context, pinned images.
+function containerChecks(ws, where, report, { probes }) {
   for (const w of ws) {
     const ww = `${where} ${id(w.obj)}`;
     const psc = w.spec.securityContext || {};
@@ -327,7 +340,7 @@ function projectChecks(objs, ctx) {
       const cw = `${ww} container ${c.name}`;
       const isInit = (w.spec.initContainers || []).includes(c);
       if (!isInit) {
-        for (const pr of ['readinessProbe', 'livenessProbe']) if (!c[pr]) report.error(cw, `no ${pr}`);
+        if (probes) for (const pr of ['readinessProbe', 'livenessProbe']) if (!c[pr]) report.error(cw, `no ${pr}`);
         for (const pr of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
           const p = c[pr];
           if (!p) continue;
@@ -355,13 +368,83 @@ function projectChecks(objs, ctx) {
     }
   }
 
+}
+
+// Mounted files readable by the non-root user; every Secret and ConfigMap
+// referenced exists (rendered, or listed in secrets.example.yaml) with its keys.
+function volumeAndRefChecks(objs, ws, ctx, ns) {
+  const { report, where } = ctx;
+  // Mounted Secret/ConfigMap files must be readable by the non-root user:
+  // they are owned by root, group fsGroup (when set), with defaultMode/mode.
+  for (const w of ws) {
+    const fsGroup = (w.spec.securityContext || {}).fsGroup;
+    for (const v of w.spec.volumes || []) {
+      const src = v.secret || v.configMap;
+      if (!src) continue;
+      const modes = [src.defaultMode ?? 0o644, ...((src.items || []).map((i) => i.mode).filter((m) => m !== undefined))];
+      for (const m of modes) {
+        const readable = (m & 0o004) || (fsGroup !== undefined && (m & 0o040));
+        if (!readable) report.error(`${where} ${id(w.obj)}`, `volume ${v.name}: mode 0${m.toString(8)}${fsGroup === undefined ? ' without fsGroup' : ''} leaves its files unreadable to a non-root user`);
+      }
+    }
+  }
+
+  // Secret and ConfigMap references
+  const refs = [];
+  for (const w of ws) {
+    for (const c of [...(w.spec.initContainers || []), ...(w.spec.containers || [])]) {
+      for (const e of c.env || []) {
+        const vf = e.valueFrom || {};
+        if (vf.secretKeyRef) refs.push({ w, kind: 'Secret', name: vf.secretKeyRef.name, key: vf.secretKeyRef.key, optional: vf.secretKeyRef.optional, what: `env ${e.name}` });
+        if (vf.configMapKeyRef) refs.push({ w, kind: 'ConfigMap', name: vf.configMapKeyRef.name, key: vf.configMapKeyRef.key, optional: vf.configMapKeyRef.optional, what: `env ${e.name}` });
+      }
+      for (const ef of c.envFrom || []) {
+        if (ef.secretRef) refs.push({ w, kind: 'Secret', name: ef.secretRef.name, optional: ef.secretRef.optional, what: 'envFrom' });
+        if (ef.configMapRef) refs.push({ w, kind: 'ConfigMap', name: ef.configMapRef.name, optional: ef.configMapRef.optional, what: 'envFrom' });
+      }
+    }
+    for (const v of w.spec.volumes || []) {
+      if (v.secret) refs.push({ w, kind: 'Secret', name: v.secret.secretName, optional: v.secret.optional, what: `volume ${v.name}`, items: v.secret.items });
+      if (v.configMap) refs.push({ w, kind: 'ConfigMap', name: v.configMap.name, optional: v.configMap.optional, what: `volume ${v.name}`, items: v.configMap.items });
+    }
+  }
+  const externalUsed = new Set();
+  for (const r of refs) {
+    const rw = `${where} ${id(r.w.obj)} ${r.what}`;
+    const obj = objs.find((o) => o.kind === r.kind && o.metadata.name === r.name && o.metadata.namespace === r.w.ns);
+    let keys = null;
+    if (obj) keys = r.kind === 'ConfigMap' ? new Set(Object.keys({ ...(obj.data || {}), ...(obj.binaryData || {}) })) : secretKeys(obj);
+    else if (r.kind === 'Secret') {
+      const ext = ctx.externalSecrets.find((s) => s.metadata.name === r.name);
+      if (ext) { keys = secretKeys(ext); externalUsed.add(r.name); }
+    }
+    if (!keys) { if (!r.optional) report.error(rw, `${r.kind} ${r.name} is not rendered${r.kind === 'Secret' ? ' and not listed in the overlay\'s secrets.example.yaml' : ''}`); continue; }
+    for (const k of [r.key, ...((r.items || []).map((i) => i.key))].filter(Boolean)) if (!keys.has(k)) report.error(rw, `${r.kind} ${r.name} has no key ${k}`);
+  }
+  for (const s of ctx.externalSecrets) if (!externalUsed.has(s.metadata.name)) report.error(`${where} secrets.example.yaml`, `Secret ${s.metadata.name} is listed but nothing refers to it`);
+  for (const s of ctx.externalSecrets) if (s.metadata.namespace && s.metadata.namespace !== ns) report.error(`${where} secrets.example.yaml`, `Secret ${s.metadata.name} is in namespace ${s.metadata.namespace}, the overlay deploys to ${ns}`);
+
+}
+
+function projectChecks(objs, ctx) {
+  const { report, where } = ctx;
+  const info = { server: null, hooks: [], config: null, configText: null };
+  const ws = workloads(objs);
+  const ns = namespaceChecks(objs, where, report);
+
+  containerChecks(ws, where, report, { probes: true });
+
   // --- images
   const servers = [];
   const hooks = [];
+  const etcds = [];
   for (const w of ws) for (const c of w.spec.containers || []) {
     if (imageBase(c.image) === SERVER_IMAGE) servers.push({ ws: w, c });
     else if (imageBase(c.image) === HOOKS_IMAGE) hooks.push({ ws: w, c });
-    else report.error(`${where} ${id(w.obj)}`, `container ${c.name} runs ${c.image}, neither ${SERVER_IMAGE} nor ${HOOKS_IMAGE}`);
+    else if (imageBase(c.image) === ETCD_IMAGE) {
+      etcds.push({ ws: w, c });
+      if (!/^v3\.\d+\.\d+$/.test(imageTag(c.image) || '')) report.error(`${where} ${id(w.obj)}`, `container ${c.name} runs ${c.image}: pin an etcd v3.x.y release tag`);
+    } else report.error(`${where} ${id(w.obj)}`, `container ${c.name} runs ${c.image}, neither ${SERVER_IMAGE} nor ${HOOKS_IMAGE} (nor the etcd image)`);
   }
   const ours = [...servers, ...hooks].map((x) => x.c.image);
   const tags = new Set(ours.map(imageTag));
@@ -383,9 +466,8 @@ function projectChecks(objs, ctx) {
   info.server = S;
   const sw = `${where} ${id(S.ws.obj)}`;
   if (S.ws.obj.kind !== 'Deployment') report.error(sw, 'the server should be a Deployment');
-  if ((S.ws.obj.spec.replicas ?? 1) !== 1) report.error(sw, `replicas ${S.ws.obj.spec.replicas}: one server per tunnel namespace (tunnels are in-process state)`);
+  const serverReplicas = S.ws.obj.spec.replicas ?? 1;
   const strategy = ((S.ws.obj.spec || {}).strategy || {}).type || 'RollingUpdate';
-  if (strategy !== 'Recreate') report.error(sw, `strategy ${strategy}: the old server must release the public ports before the new one binds them (Recreate)`);
   if (S.c.command && S.c.command[0] !== '/usr/local/bin/reitunneld') report.error(sw, `command ${S.c.command[0]} is not /usr/local/bin/reitunneld`);
   const sargs = S.c.args || [];
   for (const a of sargs) if (/^--(token|admin-token)=/.test(a)) report.error(sw, `${a.split('=')[0]} on the command line: secrets come from the Secret via env`);
@@ -407,6 +489,32 @@ function projectChecks(objs, ctx) {
   if (!envNames.has('REITUNNEL_TOKEN') && !K.flagValue(sargs, 'token')) report.error(sw, 'no REITUNNEL_TOKEN env var: the server needs a token');
   for (const e of env) {
     if (/TOKEN|KEY|PASSWORD|SECRET/.test(e.name) && e.value !== undefined) report.error(sw, `env ${e.name} has a literal value; take it from a Secret`);
+  }
+
+  // --- replicas, rollout, cluster mode
+  const clusterEndpoints = [...((cfg.cluster || {}).endpoints || [])];
+  const flagEtcd = K.flagValue(sargs, 'cluster-etcd');
+  if (flagEtcd) clusterEndpoints.push(...flagEtcd.split(',').filter(Boolean));
+  info.clustered = clusterEndpoints.length > 0;
+  if (!info.clustered) {
+    // Standalone: a tunnel is in-process state of the one server.
+    if (serverReplicas !== 1) report.error(sw, `replicas ${serverReplicas} without cluster mode (server.yaml cluster.endpoints): a standalone server is one per tunnel namespace`);
+    if (strategy !== 'Recreate') report.error(sw, `strategy ${strategy} without cluster mode: the old server must release the public ports before the new one binds them (Recreate)`);
+    if (ctx.ha) report.error(sw, 'the HA overlay runs without cluster mode (server.yaml cluster.endpoints)');
+  } else {
+    const ru = ((S.ws.obj.spec || {}).strategy || {}).rollingUpdate || {};
+    if (strategy === 'Recreate') report.error(sw, `strategy Recreate with ${serverReplicas} replica(s) in cluster mode stops every replica at once and drops every tunnel; use RollingUpdate with maxUnavailable 1`);
+    else {
+      if (ru.maxUnavailable !== 1) report.error(sw, `rollingUpdate.maxUnavailable ${ru.maxUnavailable ?? '25% (default)'}: replace replicas one at a time (maxUnavailable 1)`);
+      if (![0, 1].includes(ru.maxSurge)) report.error(sw, `rollingUpdate.maxSurge ${ru.maxSurge ?? '25% (default)'}: set 0 or 1 explicitly`);
+      else if (ru.maxSurge === 0 && ru.maxUnavailable === 0) report.error(sw, 'maxSurge 0 and maxUnavailable 0: the rollout cannot progress');
+      else report.ok(sw, `RollingUpdate maxUnavailable ${ru.maxUnavailable} maxSurge ${ru.maxSurge} over ${serverReplicas} replica(s)`);
+    }
+    if (ctx.ha && serverReplicas < 3) report.error(sw, `replicas ${serverReplicas}: the HA overlay needs at least 3 reitunneld replicas`);
+    const spread = spreadByHost(S.ws);
+    if (serverReplicas > 1 && !spread.any) report.error(sw, `${serverReplicas} replicas with no pod anti-affinity or topology spread on kubernetes.io/hostname: one node could hold them all`);
+    if (ctx.ha && !spread.required) report.error(sw, 'the HA overlay needs required pod anti-affinity (or a DoNotSchedule topology spread, maxSkew 1) on kubernetes.io/hostname for reitunneld');
+    if (S.ws.spec.hostNetwork && serverReplicas > 1 && !spread.required) report.error(sw, `hostNetwork with ${serverReplicas} replicas needs required anti-affinity on kubernetes.io/hostname: two replicas on one node would fight over its ports`);
   }
 
   // ports
@@ -461,55 +569,7 @@ function projectChecks(objs, ctx) {
     if (r.error) report.error(cw, `${k}: ${r.error}`);
   }
 
-  // Mounted Secret/ConfigMap files must be readable by the non-root user:
-  // they are owned by root, group fsGroup (when set), with defaultMode/mode.
-  for (const w of ws) {
-    const fsGroup = (w.spec.securityContext || {}).fsGroup;
-    for (const v of w.spec.volumes || []) {
-      const src = v.secret || v.configMap;
-      if (!src) continue;
-      const modes = [src.defaultMode ?? 0o644, ...((src.items || []).map((i) => i.mode).filter((m) => m !== undefined))];
-      for (const m of modes) {
-        const readable = (m & 0o004) || (fsGroup !== undefined && (m & 0o040));
-        if (!readable) report.error(`${where} ${id(w.obj)}`, `volume ${v.name}: mode 0${m.toString(8)}${fsGroup === undefined ? ' without fsGroup' : ''} leaves its files unreadable to a non-root user`);
-      }
-    }
-  }
-
-  // Secret and ConfigMap references
-  const refs = [];
-  for (const w of ws) {
-    for (const c of [...(w.spec.initContainers || []), ...(w.spec.containers || [])]) {
-      for (const e of c.env || []) {
-        const vf = e.valueFrom || {};
-        if (vf.secretKeyRef) refs.push({ w, kind: 'Secret', name: vf.secretKeyRef.name, key: vf.secretKeyRef.key, optional: vf.secretKeyRef.optional, what: `env ${e.name}` });
-        if (vf.configMapKeyRef) refs.push({ w, kind: 'ConfigMap', name: vf.configMapKeyRef.name, key: vf.configMapKeyRef.key, optional: vf.configMapKeyRef.optional, what: `env ${e.name}` });
-      }
-      for (const ef of c.envFrom || []) {
-        if (ef.secretRef) refs.push({ w, kind: 'Secret', name: ef.secretRef.name, optional: ef.secretRef.optional, what: 'envFrom' });
-        if (ef.configMapRef) refs.push({ w, kind: 'ConfigMap', name: ef.configMapRef.name, optional: ef.configMapRef.optional, what: 'envFrom' });
-      }
-    }
-    for (const v of w.spec.volumes || []) {
-      if (v.secret) refs.push({ w, kind: 'Secret', name: v.secret.secretName, optional: v.secret.optional, what: `volume ${v.name}`, items: v.secret.items });
-      if (v.configMap) refs.push({ w, kind: 'ConfigMap', name: v.configMap.name, optional: v.configMap.optional, what: `volume ${v.name}`, items: v.configMap.items });
-    }
-  }
-  const externalUsed = new Set();
-  for (const r of refs) {
-    const rw = `${where} ${id(r.w.obj)} ${r.what}`;
-    const obj = objs.find((o) => o.kind === r.kind && o.metadata.name === r.name && o.metadata.namespace === r.w.ns);
-    let keys = null;
-    if (obj) keys = r.kind === 'ConfigMap' ? new Set(Object.keys({ ...(obj.data || {}), ...(obj.binaryData || {}) })) : secretKeys(obj);
-    else if (r.kind === 'Secret') {
-      const ext = ctx.externalSecrets.find((s) => s.metadata.name === r.name);
-      if (ext) { keys = secretKeys(ext); externalUsed.add(r.name); }
-    }
-    if (!keys) { if (!r.optional) report.error(rw, `${r.kind} ${r.name} is not rendered${r.kind === 'Secret' ? ' and not listed in the overlay\'s secrets.example.yaml' : ''}`); continue; }
-    for (const k of [r.key, ...((r.items || []).map((i) => i.key))].filter(Boolean)) if (!keys.has(k)) report.error(rw, `${r.kind} ${r.name} has no key ${k}`);
-  }
-  for (const s of ctx.externalSecrets) if (!externalUsed.has(s.metadata.name)) report.error(`${where} secrets.example.yaml`, `Secret ${s.metadata.name} is listed but nothing refers to it`);
-  for (const s of ctx.externalSecrets) if (s.metadata.namespace && s.metadata.namespace !== ns) report.error(`${where} secrets.example.yaml`, `Secret ${s.metadata.name} is in namespace ${s.metadata.namespace}, the overlay deploys to ${ns}`);
+  volumeAndRefChecks(objs, ws, ctx, ns);
 
   // --- Services in front of the server
   const svcs = objs.filter((o) => o.kind === 'Service');
@@ -528,7 +588,11 @@ function projectChecks(objs, ctx) {
       let target = typeof tp === 'string' ? (byName(tp) || {}).containerPort : tp;
       if (typeof tp === 'string' && target === undefined) { report.error(`${where} ${id(s)}`, `targetPort ${tp} names no port of the server container`); continue; }
       const sp = `${id(s)} port ${p.name || p.port}`;
-      if (target === agentPort) { if (external) agentExposed = true; }
+      if (target === agentPort) {
+        if (external) agentExposed = true;
+        // Agents reach every replica by dialling this one address again.
+        if (info.clustered && (s.spec || {}).sessionAffinity === 'ClientIP') report.error(`${where} ${sp}`, 'sessionAffinity ClientIP pins each agent to one replica; in cluster mode an agent must reach every replica through the agent Service');
+      }
       else if (target === adminPort) { adminSvc = true; if (external) report.error(`${where} ${sp}`, 'exposes the admin port outside the cluster'); }
       else if (target === metricsPort) { metricsSvc = s; if (external) report.error(`${where} ${sp}`, 'exposes the metrics port outside the cluster'); }
       else if (inRange(target)) {
@@ -694,6 +758,9 @@ function projectChecks(objs, ctx) {
     if (!serverOk) report.error(hw, 'NetworkPolicy does not let the server reach the hook');
   }
 
+  // --- etcd (cluster mode)
+  etcdChecks(objs, ctx, { S, cw, endpoints: clusterEndpoints, ns, etcds, ws });
+
   // --- PodDisruptionBudgets
   for (const w of ws) {
     const pdbs = objs.filter((o) => o.kind === 'PodDisruptionBudget' && o.metadata.namespace === w.ns && K.selectorMatches((o.spec || {}).selector, w.labels));
@@ -704,10 +771,211 @@ function projectChecks(objs, ctx) {
     }
     const replicas = w.obj.spec.replicas ?? 1;
     for (const pdb of pdbs) {
-      if (pdb.spec.minAvailable !== undefined && Number(pdb.spec.minAvailable) >= replicas && w !== S.ws) report.error(`${where} ${id(pdb)}`, `minAvailable ${pdb.spec.minAvailable} with ${replicas} replica(s) blocks every node drain`);
+      // A standalone server may block drains on purpose (an operator moves it).
+      if (pdb.spec.minAvailable !== undefined && Number(pdb.spec.minAvailable) >= replicas && (w !== S.ws || info.clustered)) report.error(`${where} ${id(pdb)}`, `minAvailable ${pdb.spec.minAvailable} with ${replicas} replica(s) blocks every node drain`);
+      if (w === S.ws && info.clustered && replicas > 1) {
+        const d = pdbDisruptions(pdb, replicas);
+        if (d === null) report.error(`${where} ${id(pdb)}`, 'use an integer minAvailable or maxUnavailable for the server');
+        else if (d > 1) report.error(`${where} ${id(pdb)}`, `lets ${d} of ${replicas} replicas go at once; one at a time (maxUnavailable 1 / minAvailable ${replicas - 1})`);
+        else if (d === 1) report.ok(`${where} ${id(pdb)}`, `one of ${replicas} replicas at a time`);
+      }
     }
   }
   return info;
+}
+
+// How many pods a PDB lets go at once (null: a percentage).
+function pdbDisruptions(pdb, replicas) {
+  const s = pdb.spec || {};
+  if (typeof s.maxUnavailable === 'number') return s.maxUnavailable;
+  if (typeof s.minAvailable === 'number') return replicas - s.minAvailable;
+  return null;
+}
+
+// Pod anti-affinity or topology spread of a workload's own pods by node.
+const HOST_KEY = 'kubernetes.io/hostname';
+function spreadByHost(w) {
+  const own = (sel) => !!sel && K.selectorMatches(sel, w.labels);
+  const aa = (w.spec.affinity || {}).podAntiAffinity || {};
+  const req = (aa.requiredDuringSchedulingIgnoredDuringExecution || []).some((t) => t.topologyKey === HOST_KEY && own(t.labelSelector));
+  const pref = (aa.preferredDuringSchedulingIgnoredDuringExecution || []).some((p) => p.podAffinityTerm && p.podAffinityTerm.topologyKey === HOST_KEY && own(p.podAffinityTerm.labelSelector));
+  const tsc = (w.spec.topologySpreadConstraints || []).filter((t) => t.topologyKey === HOST_KEY && own(t.labelSelector));
+  const hard = tsc.some((t) => t.whenUnsatisfiable === 'DoNotSchedule' && t.maxSkew === 1);
+  return { required: req || hard, any: req || pref || tsc.length > 0 };
+}
+
+// Expands $(VAR) as the kubelet does, from the container's env: literal
+// values, metadata.namespace and metadata.name (given per member).
+function expandEnv(str, c, ns, podName) {
+  const vars = {};
+  for (const e of c.env || []) {
+    const f = ((e.valueFrom || {}).fieldRef || {}).fieldPath;
+    if (e.value !== undefined) vars[e.name] = String(e.value).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v) => (v in vars ? vars[v] : m));
+    else if (f === 'metadata.namespace') vars[e.name] = ns;
+    else if (f === 'metadata.name') vars[e.name] = podName;
+  }
+  return String(str).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v) => (v in vars ? vars[v] : m));
+}
+// etcd's setting from its flag (--name=VALUE) or its env var (ETCD_NAME).
+function etcdSetting(c, flag) {
+  const f = K.flagValue(c.args || [], flag) || K.flagValue(c.command || [], flag);
+  if (f !== null && f !== undefined) return f;
+  const e = (c.env || []).find((x) => x.name === `ETCD_${flag.toUpperCase().replace(/-/g, '_')}`);
+  return e && e.value !== undefined ? e.value : null;
+}
+const urlPort = (u) => { const m = /^(https?):\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(u || ''); return m ? { scheme: m[1], host: m[2], port: Number(m[3]) } : null; };
+
+// Cluster mode: the server's etcd endpoints resolve to the rendered etcd,
+// whose StatefulSet bootstraps exactly its members, keeps a quorum through
+// disruptions, and is reachable on its client port only from the server.
+function etcdChecks(objs, ctx, { S, cw, endpoints, ns, etcds, ws }) {
+  const { report, where } = ctx;
+  const stsList = [...new Set(etcds.map((e) => e.ws))];
+  if (!endpoints.length) {
+    for (const w of stsList) report.error(`${where} ${id(w.obj)}`, 'etcd is rendered but the server is not in cluster mode (server.yaml cluster.endpoints)');
+    return;
+  }
+  if (!stsList.length) report.note(where, 'cluster mode with an etcd that this overlay does not render: endpoints not checked against it');
+  if (stsList.length > 1) report.error(where, `${stsList.length} etcd workloads; the server uses one etcd cluster`);
+  const svcs = objs.filter((o) => o.kind === 'Service' && o.metadata.namespace === ns);
+
+  for (const E of etcds) {
+    const w = E.ws; const c = E.c; const ew = `${where} ${id(w.obj)}`;
+    if (w.obj.kind !== 'StatefulSet') { report.error(ew, 'etcd should be a StatefulSet (stable member names and volumes)'); continue; }
+    const n = w.obj.spec.replicas ?? 1;
+    if (n % 2 === 0) report.error(ew, `etcd StatefulSet has ${n} members: an even count tolerates no more failures than ${n - 1} (quorum ${n / 2 + 1}); use an odd number`);
+    if (ctx.ha && n < 3) report.error(ew, `${n} etcd member(s): the HA overlay needs at least 3 (one may fail)`);
+    if (n > 1 && w.obj.spec.podManagementPolicy !== 'Parallel') report.error(ew, 'podManagementPolicy is not Parallel: a member is Ready only with a quorum, so OrderedReady never creates the second member');
+    if (ctx.ha && !spreadByHost(w).required) report.error(ew, 'the HA overlay needs required pod anti-affinity on kubernetes.io/hostname for etcd: two members on one node lose the quorum with it');
+    const portOf = (name, want) => {
+      const p = (c.ports || []).find((x) => x.name === name);
+      if (!p) { report.error(ew, `no containerPort named ${name}`); return want; }
+      if (p.containerPort !== want) report.error(ew, `containerPort ${name} is ${p.containerPort}, etcd's ${name} port is ${want}`);
+      return p.containerPort;
+    };
+    const clientPort = portOf('client', ETCD_CLIENT_PORT);
+    const peerPort = portOf('peer', ETCD_PEER_PORT);
+    const lc = (etcdSetting(c, 'listen-client-urls') || '').split(',').map(urlPort);
+    if (!lc.length || lc.some((u) => !u || u.port !== clientPort)) report.error(ew, `--listen-client-urls ${etcdSetting(c, 'listen-client-urls')} does not listen on the client port ${clientPort}`);
+    const clientScheme = (lc[0] || {}).scheme || 'http';
+    const lp = (etcdSetting(c, 'listen-peer-urls') || '').split(',').map(urlPort);
+    if (!lp.length || lp.some((u) => !u || u.port !== peerPort)) report.error(ew, `--listen-peer-urls ${etcdSetting(c, 'listen-peer-urls')} does not listen on the peer port ${peerPort}`);
+    if (lc.concat(lp).some((u) => u && /^(127\.|localhost$)/.test(u.host))) report.error(ew, 'etcd listens on loopback: peers and the server reach the pod IP');
+    const rp = c.readinessProbe || {};
+    if (!(rp.httpGet && rp.httpGet.path === '/health' && (rp.httpGet.port === clientPort || rp.httpGet.port === 'client'))) report.error(ew, `readinessProbe is not httpGet /health on the client port ${clientPort}`);
+    // Data on a volume; in the HA overlay on a PersistentVolumeClaim.
+    const dataDir = etcdSetting(c, 'data-dir');
+    if (!dataDir) report.error(ew, 'no --data-dir');
+    else {
+      const mounts = (c.volumeMounts || []).filter((m) => (dataDir + '/').startsWith(m.mountPath.replace(/\/$/, '') + '/')).sort((a, b) => b.mountPath.length - a.mountPath.length);
+      const m = mounts[0];
+      const claim = m && (w.obj.spec.volumeClaimTemplates || []).some((t) => t.metadata.name === m.name);
+      if (!m) report.error(ew, `--data-dir ${dataDir} is on the read-only root filesystem (no volumeMount)`);
+      else if (ctx.ha && !claim) report.error(ew, `--data-dir ${dataDir} is not on a PersistentVolumeClaim: the HA overlay's etcd must keep its data when a pod moves`);
+    }
+    // The governing headless Service gives each member its DNS name.
+    const govName = w.obj.spec.serviceName;
+    const gov = svcs.find((x) => x.metadata.name === govName);
+    if (!gov) report.error(ew, `serviceName ${govName}: no such Service rendered`);
+    else {
+      if ((gov.spec || {}).clusterIP !== 'None') report.error(ew, `Service ${govName} is not headless: members would get no DNS names`);
+      if (!(gov.spec || {}).publishNotReadyAddresses && n > 1) report.error(ew, `Service ${govName} does not publishNotReadyAddresses: members cannot find each other before a quorum makes them Ready`);
+      if (!K.mapSelectorMatches((gov.spec || {}).selector, w.labels)) report.error(ew, `Service ${govName} does not select the etcd pods`);
+      if (!((gov.spec || {}).ports || []).some((p) => p.port === peerPort)) report.error(ew, `Service ${govName} has no peer port ${peerPort}`);
+    }
+    // initial-cluster: exactly the members, at their peer URLs.
+    const ic = etcdSetting(c, 'initial-cluster');
+    const memberHost = (m) => new Set([`${m}.${govName}`, `${m}.${govName}.${ns}`, `${m}.${govName}.${ns}.svc`, `${m}.${govName}.${ns}.svc.cluster.local`]);
+    if (!ic) report.error(ew, 'no --initial-cluster (or ETCD_INITIAL_CLUSTER)');
+    else {
+      const want = Array.from({ length: n }, (_, i) => `${w.name}-${i}`);
+      const entries = expandEnv(ic, c, ns, '$(POD_NAME)').split(',').map((x) => { const k = x.indexOf('='); return [x.slice(0, k), x.slice(k + 1)]; });
+      const names = entries.map((e) => e[0]);
+      const extra = names.filter((x) => !want.includes(x));
+      const missing = want.filter((x) => !names.includes(x));
+      if (extra.length || missing.length || names.length !== new Set(names).size) {
+        report.error(ew, `initial-cluster lists ${names.join(', ') || '(none)'} but the StatefulSet has ${n} member(s) ${want.join(', ')}`);
+      } else report.ok(ew, `initial-cluster lists exactly the ${n} member(s)`);
+      for (const [name, url] of entries) {
+        if (!want.includes(name)) continue;
+        const u = urlPort(url);
+        if (!u || u.port !== peerPort || !memberHost(name).has(u.host)) { report.error(ew, `initial-cluster ${name}=${url} is not ${name}'s peer URL (http://${name}.${govName}.${ns}.svc.cluster.local:${peerPort})`); continue; }
+        const adv = expandEnv(etcdSetting(c, 'initial-advertise-peer-urls') || '', c, ns, name);
+        if (!adv.split(',').includes(url)) report.error(ew, `member ${name} would advertise ${adv || '(nothing)'}, but initial-cluster names it ${url}: etcd refuses to start`);
+        const nm = expandEnv(etcdSetting(c, 'name') || 'default', c, ns, name);
+        if (nm !== name) report.error(ew, `member ${name} would be named ${nm} (--name=$(POD_NAME))`);
+      }
+    }
+    // Disruptions keep a quorum.
+    const quorum = Math.floor(n / 2) + 1;
+    for (const pdb of objs.filter((o) => o.kind === 'PodDisruptionBudget' && o.metadata.namespace === w.ns && K.selectorMatches((o.spec || {}).selector, w.labels))) {
+      const d = pdbDisruptions(pdb, n);
+      if (n >= 3 && (d === null || d > n - quorum)) report.error(`${where} ${id(pdb)}`, `lets ${d === null ? 'a percentage' : d} of ${n} etcd members go at once; the quorum needs ${quorum} (maxUnavailable ${n - quorum})`);
+    }
+    // NetworkPolicy: client port from the server only, peer port between members only.
+    const pols = policiesFor(objs, w.ns, w.labels);
+    if (!pols.length) { report.error(ew, `no NetworkPolicy selects the etcd pods: anything in the cluster could reach etcd's client port ${clientPort}`); continue; }
+    const onlyFrom = (port, what, target, targetName) => {
+      let ok = false;
+      for (const { pol, r } of rulesAllowing(pols, port, c.ports || [])) {
+        const pw = `${where} ${id(pol)}`;
+        if (!r.from || !r.from.length) { report.error(pw, `opens etcd's ${what} port ${port} to everyone`); continue; }
+        for (const peer of r.from) {
+          if (peer.ipBlock || peer.namespaceSelector || !peer.podSelector) { report.error(pw, `opens etcd's ${what} port ${port} beyond ${targetName} (${Object.keys(peer).join(', ')})`); continue; }
+          if (!Object.keys(peer.podSelector.matchLabels || {}).length && !(peer.podSelector.matchExpressions || []).length) { report.error(pw, `opens etcd's ${what} port ${port} to every pod of the namespace`); continue; }
+          const matched = ws.filter((o) => o.ns === w.ns && K.selectorMatches(peer.podSelector, o.labels));
+          const others = matched.filter((o) => o !== target);
+          if (others.length) { report.error(pw, `opens etcd's ${what} port ${port} to ${others.map((o) => id(o.obj)).join(', ')}, not only ${targetName}`); continue; }
+          if (matched.includes(target)) ok = true;
+        }
+      }
+      return ok;
+    };
+    if (!onlyFrom(clientPort, 'client', S.ws, 'the reitunneld pods')) report.error(ew, `NetworkPolicy does not let reitunneld reach etcd's client port ${clientPort}`);
+    else report.ok(ew, `client port ${clientPort} open to reitunneld only`);
+    if (!onlyFrom(peerPort, 'peer', w, 'the etcd members') && n > 1) report.error(ew, `NetworkPolicy does not let the etcd members reach each other's peer port ${peerPort}`);
+    E.clientScheme = clientScheme;
+  }
+
+  // The server's endpoints: the etcd Service, or members under its governing Service.
+  const covered = new Map();
+  for (const url of endpoints) {
+    const uw = `${cw} cluster.endpoints ${url}`;
+    const u = urlPort(url);
+    if (!u) { report.error(uw, 'is not http(s)://HOST:PORT'); continue; }
+    if (!stsList.length) continue;
+    const hm = /^(?:([a-z0-9-]+)\.)?([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local$/.exec(u.host);
+    if (!hm) { report.error(uw, 'host is not [MEMBER.]SERVICE.NAMESPACE.svc.cluster.local: it does not resolve to the rendered etcd Service'); continue; }
+    const [, pod, svcName, svcNs] = hm;
+    if (svcNs !== ns) { report.error(uw, `names namespace ${svcNs}, the overlay deploys to ${ns}`); continue; }
+    const svc = svcs.find((x) => x.metadata.name === svcName);
+    if (!svc) { report.error(uw, `no Service ${svcName} in the rendered output`); continue; }
+    const targets = etcds.filter((e) => K.mapSelectorMatches((svc.spec || {}).selector, e.ws.labels));
+    if (!targets.length) { report.error(uw, `Service ${svcName} selects no etcd pods`); continue; }
+    const E = targets[0];
+    const direct = pod || (svc.spec || {}).clusterIP === 'None';
+    const sp = ((svc.spec || {}).ports || []).find((p) => p.port === u.port);
+    if (!sp) report.error(uw, `Service ${svcName} has no port ${u.port}`);
+    else {
+      const tp = sp.targetPort === undefined ? sp.port : sp.targetPort;
+      const tnum = typeof tp === 'string' ? ((E.c.ports || []).find((p) => p.name === tp) || {}).containerPort : tp;
+      if (tnum !== ETCD_CLIENT_PORT) report.error(uw, `Service ${svcName} port ${u.port} targets ${tp}, not etcd's client port ${ETCD_CLIENT_PORT}`);
+      else if (direct && u.port !== ETCD_CLIENT_PORT) report.error(uw, `a headless Service does not map ports: use the pods' client port ${ETCD_CLIENT_PORT}`);
+    }
+    if (E.clientScheme && u.scheme !== E.clientScheme) report.error(uw, `scheme ${u.scheme}, but etcd serves ${E.clientScheme}`);
+    if (pod) {
+      const n = E.ws.obj.spec.replicas ?? 1;
+      const mm = new RegExp(`^${E.ws.name}-(\\d+)$`).exec(pod);
+      if (E.ws.obj.spec.serviceName !== svcName) report.error(uw, `${pod}.${svcName}: member names exist only under the StatefulSet's serviceName (${E.ws.obj.spec.serviceName})`);
+      else if (!mm || Number(mm[1]) >= n) report.error(uw, `${pod} is not a member of StatefulSet ${E.ws.name} (${n} replica(s))`);
+      else { if (!covered.has(E)) covered.set(E, new Set()); covered.get(E).add(Number(mm[1])); }
+    }
+  }
+  for (const [E, got] of covered) {
+    const n = E.ws.obj.spec.replicas ?? 1;
+    if (got.size < n) report.error(`${cw} cluster.endpoints`, `list ${got.size} of the ${n} etcd members: the server could not fail over to the others`);
+    else report.ok(`${cw} cluster.endpoints`, `every etcd member of ${id(E.ws.obj)} listed`);
+  }
 }
 
 // ---------------------------------------------------------------- live checks
@@ -794,12 +1062,67 @@ async function liveServer(info, ctx, tag) {
   }
   const dir = path.join(WORK, 'live', tag);
   fs.mkdirSync(dir, { recursive: true });
+  // Cluster mode: a real, throwaway one-member etcd (plain http on loopback)
+  // replaces the endpoints; the server must join it (server_ready) before
+  // it counts as started. etcd TLS and auth files are dropped: they name
+  // in-cluster Secrets.
+  let etcd = null;
+  if (info.clustered) {
+    etcd = await startEtcd(path.join(dir, 'etcd'));
+    if (etcd.error) { report.error(where, `live: ${etcd.error}`); return; }
+    cfg.cluster = { ...(cfg.cluster || {}), endpoints: [etcd.url] };
+    for (const k of ['ca_file', 'cert_file', 'key_file', 'username', 'password_file', 'advertise_addr']) delete cfg.cluster[k];
+    cfg.cluster.replica_id = `live-${tag}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128);
+  }
+  try {
+    await runLiveServer(bin, cfg, info, ctx, dir, !!etcd);
+  } finally {
+    if (etcd) await etcd.stop();
+  }
+}
+
+// A one-member etcd on free loopback ports (etcd cannot bind port 0: ports
+// are picked by binding 0 here first; retried if someone takes them).
+async function startEtcd(dir) {
+  const bin = which('etcd');
+  if (!bin) return { error: 'etcd is not installed (Debian package etcd-server): the cluster-mode config cannot be run' };
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const cport = await freePort(); const pport = await freePort();
+    if (cport === pport) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const curl = `http://127.0.0.1:${cport}`; const purl = `http://127.0.0.1:${pport}`;
+    const p = startProc(bin, ['--name=live', `--data-dir=${path.join(dir, 'data')}`, `--listen-client-urls=${curl}`, `--advertise-client-urls=${curl}`,
+      `--listen-peer-urls=${purl}`, `--initial-advertise-peer-urls=${purl}`, `--initial-cluster=live=${purl}`,
+      '--heartbeat-interval=10', '--election-timeout=100', '--logger=zap', '--log-outputs=stderr', '--log-level=warn'], { PATH: process.env.PATH });
+    const stop = async () => { await p.stop(5000); fs.rmSync(dir, { recursive: true, force: true }); };
+    const end = Date.now() + 15000;
+    while (Date.now() < end && !p.exited) {
+      const ok = await new Promise((resolve) => {
+        const req = require('http').get(`${curl}/health`, { timeout: 1000 }, (res) => {
+          let b = ''; res.on('data', (d) => { b += d; }); res.on('end', () => resolve(/"health":\s*"true"/.test(b)));
+        });
+        req.on('error', () => resolve(false));
+        req.on('timeout', () => { req.destroy(); resolve(false); });
+      });
+      if (ok) return { url: curl, stop };
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    last = tail(p.out);
+    await stop();
+  }
+  return { error: `etcd did not become healthy: ${last}` };
+}
+
+async function runLiveServer(bin, cfg, info, ctx, dir, clustered) {
+  const { report, where } = ctx;
   const cfgFile = path.join(dir, 'server.yaml');
   fs.writeFileSync(cfgFile, YAML.stringify(cfg));
   const args = [];
   for (const a of info.server.c.args || []) {
     if (a.startsWith('--config=')) args.push(`--config=${cfgFile}`);
-    else if (!/^--(listen|admin|metrics|log-format|tls-cert|tls-key|tls-client-ca)=/.test(a)) args.push(a);
+    else if (!/^--(listen|admin|metrics|log-format|tls-cert|tls-key|tls-client-ca|cluster-etcd|cluster-replica-id)=/.test(a)) args.push(a);
   }
   args.push('--listen=127.0.0.1:0', '--admin=127.0.0.1:0', '--log-format=json');
   if (cfg.metrics || K.flagValue(info.server.c.args, 'metrics')) args.push(`--metrics=127.0.0.1:${await freePort()}`);
@@ -810,8 +1133,8 @@ async function liveServer(info, ctx, tag) {
     else if ((e.valueFrom || {}).secretKeyRef) env[e.name] = `live-check-${e.name.toLowerCase()}-0123456789abcdef`;
   }
   const drain = ((cfg.timeouts || {}).drain_ms) || DEFAULT_DRAIN_MS;
-  const r = await runUntilReady(bin, args, env, { ready: jsonEvent('agent_listener_ready'), stream: 'stderr', readyTimeoutMs: 30000, stopTimeoutMs: drain + 15000 });
-  if (r.ok) report.ok(where, `reitunneld started with the rendered server.yaml and exited 0 on SIGTERM`);
+  const r = await runUntilReady(bin, args, env, { ready: jsonEvent(clustered ? 'server_ready' : 'agent_listener_ready'), stream: 'stderr', readyTimeoutMs: 30000, stopTimeoutMs: drain + 15000 });
+  if (r.ok) report.ok(where, `reitunneld started with the rendered server.yaml${clustered ? ', joined a real etcd' : ''} and exited 0 on SIGTERM`);
   else report.error(where, `live: reitunneld with the rendered server.yaml ${r.why}: ${tail(r.stderr)}`);
 }
 
@@ -847,12 +1170,173 @@ async function liveHooks(info, ctx, tag) {
   }
 }
 
+
+// ---------------------------------------------------------------- the agent
+// deploy/kubernetes/agent: one reitunnel exposing in-cluster Services. It
+// serves no port, so no probes and no Services; it needs no API token.
+function agentChecks(objs, ctx) {
+  const { report, where } = ctx;
+  const info = { agent: null, config: null };
+  const ws = workloads(objs);
+  const ns = namespaceChecks(objs, where, report);
+  containerChecks(ws, where, report, { probes: false });
+  const agents = [];
+  for (const w of ws) for (const c of w.spec.containers || []) {
+    if (imageBase(c.image) === AGENT_IMAGE) agents.push({ ws: w, c });
+    else report.error(`${where} ${id(w.obj)}`, `container ${c.name} runs ${c.image}, not the ${AGENT_IMAGE} image`);
+  }
+  if (agents.length !== 1) { report.error(where, `expected exactly one ${AGENT_IMAGE} container, found ${agents.length}`); return info; }
+  const A = agents[0];
+  info.agent = A;
+  const aw = `${where} ${id(A.ws.obj)}`;
+  if (A.ws.obj.kind !== 'Deployment') report.error(aw, 'the agent should be a Deployment');
+  if ((A.ws.obj.spec.replicas ?? 1) !== 1) report.error(aw, `replicas ${A.ws.obj.spec.replicas}: a second agent would ask for the same tunnel names and public ports`);
+  const strategy = ((A.ws.obj.spec || {}).strategy || {}).type || 'RollingUpdate';
+  if (strategy !== 'Recreate') report.error(aw, `strategy ${strategy}: the old agent must close its tunnels before the new one asks for the same ports (Recreate)`);
+  if (A.ws.spec.automountServiceAccountToken !== false) report.error(aw, 'automountServiceAccountToken is not false: the agent needs no Kubernetes API token');
+  if ((A.c.ports || []).length) report.error(aw, 'declares container ports: the agent listens on nothing');
+  for (const pr of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+    if (A.c[pr] && !A.c[pr].exec) report.error(aw, `${pr} needs a port; the agent serves none`);
+  }
+  if (ctx.docker && !ctx.docker.agentImage) report.error(where, `no Dockerfile in deploy/docker installs /usr/local/bin/${AGENT_IMAGE}`);
+  if (A.c.command && A.c.command[0] !== '/usr/local/bin/reitunnel') report.error(aw, `command ${A.c.command[0]} is not /usr/local/bin/reitunnel`);
+  const args = A.c.args || [];
+  for (const a of args) if (/^--token=/.test(a)) report.error(aw, '--token on the command line: the token comes from the Secret via env');
+  const env = A.c.env || [];
+  const tokenEnv = env.find((e) => e.name === 'REITUNNEL_TOKEN');
+  if (!tokenEnv || !((tokenEnv.valueFrom || {}).secretKeyRef)) report.error(aw, 'no REITUNNEL_TOKEN env var from a Secret: the agent needs a token');
+  for (const e of env) if (/TOKEN|KEY|PASSWORD|SECRET/.test(e.name) && e.value !== undefined) report.error(aw, `env ${e.name} has a literal value; take it from a Secret`);
+  volumeAndRefChecks(objs, ws, ctx, ns);
+
+  // Nothing may connect to the agent.
+  const pols = policiesFor(objs, A.ws.ns, A.ws.labels);
+  if (!pols.length) report.error(aw, 'no NetworkPolicy selects the agent pods');
+  for (const pol of pols) if (((pol.spec || {}).ingress || []).length) report.error(`${where} ${id(pol)}`, 'allows ingress to the agent, which listens on nothing');
+
+  const cfgPath = K.flagValue(args, 'config');
+  if (!cfgPath) { report.error(aw, 'no --config=FILE argument'); return info; }
+  const src = mountedFile(A.ws, A.c, cfgPath, ctx);
+  if (src.error) { report.error(aw, src.error); return info; }
+  if (src.src.kind !== 'ConfigMap') report.error(aw, `${cfgPath} comes from a ${src.src.kind}; the config belongs in a ConfigMap`);
+  if (src.content === null || src.content === undefined) return info;
+  const cw = `${where} ${src.src.kind}/${src.src.name}:${src.key}`;
+  let cfg;
+  try { cfg = YAML.parse(src.content) || {}; } catch (e) { report.error(cw, `YAML does not parse: ${e.message}`); return info; }
+  info.config = cfg;
+  if (cfg.token !== undefined) report.error(cw, 'token in the ConfigMap: it belongs in the Secret (env REITUNNEL_TOKEN)');
+  if (!cfg.server && !K.flagValue(args, 'server')) report.error(cw, 'no server (config key server or --server)');
+  const tunnels = cfg.tunnels || [];
+  if (!tunnels.length && !args.some((a) => a.startsWith('--tunnel='))) report.error(cw, 'no tunnels: the agent would expose nothing');
+  for (const t of tunnels) {
+    const hp = K.parseHostPort(t.local_addr || '');
+    if (!hp) { report.error(cw, `tunnel ${t.name}: local_addr "${t.local_addr}" is not HOST:PORT`); continue; }
+    if (/^(127\.|localhost$|::1$)/.test(hp.host)) report.error(cw, `tunnel ${t.name}: local_addr ${t.local_addr} is the agent pod itself; point it at a Service`);
+  }
+  return info;
+}
+
+// Starts a process and collects its output lines.
+function startProc(bin, args, env) {
+  const child = cp.spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = { child, out: '', exited: null };
+  child.stdout.on('data', (d) => { p.out += d; });
+  child.stderr.on('data', (d) => { p.out += d; });
+  p.done = new Promise((resolve) => {
+    child.on('error', (e) => { p.exited = { code: null, why: e.message }; resolve(p.exited); });
+    child.on('close', (code, sig) => { p.exited = { code, sig }; resolve(p.exited); });
+  });
+  p.events = () => p.out.split('\n').map((l) => { try { return JSON.parse(l); } catch (e) { return null; } }).filter(Boolean);
+  // Polls until pred(events) is truthy or the process exits; null on timeout/exit.
+  p.waitFor = async (pred, ms) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end && !p.exited) {
+      const r = pred(p.events());
+      if (r) return r;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return pred(p.events()) || null;
+  };
+  p.stop = async (ms) => {
+    if (!p.exited) child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), ms);
+    const r = await p.done;
+    clearTimeout(t);
+    return r;
+  };
+  return p;
+}
+
+// The rendered agent.yaml runs: the real reitunnel, with the container's
+// arguments, connects to a real reitunneld on loopback and opens every
+// tunnel. Only what cannot work here is changed: the server address, TLS
+// (off), the public ports (0: any) and local_addr (in-cluster names do not
+// resolve here).
+async function liveAgent(info, ctx, tag) {
+  const { report, where } = ctx;
+  const agentBin = findBin('reitunnel');
+  const serverBin = findBin('reitunneld');
+  if (!agentBin || !serverBin) { report.note(where, 'reitunnel/reitunneld are not built (--bin-dir): live agent check skipped'); return; }
+  if (!info.config || !info.agent) return;
+  const dir = path.join(WORK, 'live', tag);
+  fs.mkdirSync(dir, { recursive: true });
+  const token = 'live-check-agent-token-0123456789abcdef';
+  const baseEnv = { PATH: process.env.PATH };
+  for (const k of ['ASAN_OPTIONS', 'LSAN_OPTIONS', 'UBSAN_OPTIONS']) if (process.env[k]) baseEnv[k] = process.env[k];
+  const server = startProc(serverBin, ['--listen=127.0.0.1:0', '--admin=127.0.0.1:0', '--public-bind-addr=127.0.0.1', '--log-format=json'], { ...baseEnv, REITUNNEL_TOKEN: token });
+  try {
+    const ready = await server.waitFor((evs) => evs.find((e) => e.event === 'agent_listener_ready'), 30000);
+    if (!ready) { report.error(where, `live: reitunneld for the agent check did not start: ${tail(server.out)}`); return; }
+    const cfg = JSON.parse(JSON.stringify(info.config));
+    cfg.server = ready.addr;
+    cfg.tls = { enabled: false };
+    const local = await closedPort();
+    for (const t of cfg.tunnels || []) { t.remote_port = 0; t.local_addr = `127.0.0.1:${local}`; }
+    const cfgFile = path.join(dir, 'agent.yaml');
+    fs.writeFileSync(cfgFile, YAML.stringify(cfg));
+    const args = [];
+    for (const a of info.agent.c.args || []) {
+      if (a.startsWith('--config=')) args.push(`--config=${cfgFile}`);
+      else if (!/^--(server|tls|tls-ca|tls-cert|tls-key|tls-server-name|log-format)(=|$)/.test(a)) args.push(a);
+    }
+    args.push('--log-format=json');
+    const agent = startProc(agentBin, args, { ...baseEnv, REITUNNEL_TOKEN: token });
+    const names = (cfg.tunnels || []).map((t) => t.name);
+    const opened = await agent.waitFor((evs) => names.every((n) => evs.some((e) => e.event === 'tunnel_open' && e.name === n)), 30000);
+    if (!opened) { report.error(where, `live: reitunnel with the rendered agent.yaml did not open ${names.join(', ')}: ${tail(agent.out)}`); await agent.stop(5000); return; }
+    const r = await agent.stop(15000);
+    if (r.code !== 0) report.error(where, `live: reitunnel exited ${r.code ?? r.sig} after SIGTERM, want 0: ${tail(agent.out)}`);
+    else report.ok(where, `reitunnel with the rendered agent.yaml opened ${names.join(', ')} on a real reitunneld and exited 0 on SIGTERM`);
+  } finally {
+    await server.stop(20000);
+  }
+}
+
+async function checkAgentTarget({ dir, where, report, live, docker, tag }) {
+  const r = render(dir);
+  if (r.error) { report.error(where, r.error); return; }
+  report.ok(where, `rendered ${r.objs.length} objects`);
+  const ctx = { report, where, objs: r.objs, externalSecrets: [], docker };
+  const externalFile = path.join(dir, 'secrets.example.yaml');
+  const ext = fs.existsSync(externalFile) ? externalFile : path.join(AGENT_DIR, 'secrets.example.yaml');
+  if (fs.existsSync(ext)) {
+    try { ctx.externalSecrets = parseYamlDocs(ext); } catch (e) { report.error(where, e.message); }
+    for (const s of ctx.externalSecrets) validateSchema(s, `${where} secrets.example.yaml`, report);
+  }
+  for (const o of r.objs) validateSchema(o, where, report);
+  apiServerRules(r.objs, where, report);
+  const info = agentChecks(r.objs, ctx);
+  if (live) await liveAgent(info, ctx, tag);
+}
+
 // ---------------------------------------------------------------- one target
 async function checkTarget({ dir, where, report, externalFile, live, docker, tag }) {
   const r = render(dir);
   if (r.error) { report.error(where, r.error); return; }
   report.ok(where, `rendered ${r.objs.length} objects`);
-  const ctx = { report, where, objs: r.objs, externalSecrets: [], hookServiceName: hookServiceName(), docker };
+  // "# deploy-check: ha" in the kustomization: held to the HA shape.
+  const kf = path.join(dir, 'kustomization.yaml');
+  const ha = fs.existsSync(kf) && /#\s*deploy-check:\s*ha\b/.test(fs.readFileSync(kf, 'utf8'));
+  const ctx = { report, where, objs: r.objs, externalSecrets: [], hookServiceName: hookServiceName(), docker, ha };
   if (externalFile && fs.existsSync(externalFile)) {
     try { ctx.externalSecrets = parseYamlDocs(externalFile); } catch (e) { report.error(where, e.message); }
     for (const s of ctx.externalSecrets) {
@@ -885,7 +1369,9 @@ function dockerInfo(report) {
     const last = im.stages[im.stages.length - 1];
     if ((last.binaries || []).some((b) => /-hook$/.test(b))) for (const b of last.binaries) hookBinaries.add(b);
   }
-  return { hookBinaries };
+  const agentImage = Object.values(images).some((im) => im.stages && im.stages.length
+    && (im.stages[im.stages.length - 1].binaries || []).includes(AGENT_IMAGE));
+  return { hookBinaries, agentImage };
 }
 
 // ---------------------------------------------------------------- main
@@ -900,6 +1386,9 @@ function dockerInfo(report) {
   const overlaysDir = path.join(K8S_DIR, 'overlays');
   const overlays = fs.existsSync(overlaysDir) ? fs.readdirSync(overlaysDir).filter((d) => fs.existsSync(path.join(overlaysDir, d, 'kustomization.yaml'))).sort() : [];
   if (!overlays.length) report.error('deploy/kubernetes', 'no overlays');
+  if (overlays.includes('production') && !/#\s*deploy-check:\s*ha\b/.test(fs.readFileSync(path.join(overlaysDir, 'production', 'kustomization.yaml'), 'utf8'))) {
+    report.error('overlays/production', 'kustomization.yaml lost its "# deploy-check: ha" line: production is held to the HA shape');
+  }
   for (const o of overlays) {
     console.log(`== overlay ${o}`);
     await checkTarget({ dir: path.join(overlaysDir, o), where: `overlays/${o}`, report, externalFile: path.join(overlaysDir, o, 'secrets.example.yaml'), live: true, docker, tag: `overlay-${o}` });
@@ -922,6 +1411,14 @@ function dockerInfo(report) {
     await checkTarget({ dir, where: `components/${c}`, report, externalFile: path.join(overlaysDir, baseOverlay, 'secrets.example.yaml'), live: false, docker, tag: `component-${c}` });
   }
 
+  // The agent, for exposing in-cluster Services.
+  const hasAgent = fs.existsSync(path.join(AGENT_DIR, 'kustomization.yaml'));
+  if (!hasAgent) report.error('deploy/kubernetes/agent', 'missing');
+  else {
+    console.log('== agent');
+    await checkAgentTarget({ dir: AGENT_DIR, where: 'agent', report, live: true, docker, tag: 'agent' });
+  }
+
   // Negative self-checks: each fixture must be rejected for its stated reason.
   console.log('== negative self-checks (tests/deploy/fixtures)');
   const negatives = [];
@@ -935,6 +1432,13 @@ function dockerInfo(report) {
     if (!fs.existsSync(kf)) continue;
     const live = /#\s*needs:\s*reitunneld/.test(fs.readFileSync(kf, 'utf8'));
     negatives.push({ name: `overlays/${d}`, file: kf, run: (rep) => checkTarget({ dir: path.join(ovDir, d), where: d, report: rep, externalFile: path.join(ovDir, d, 'secrets.example.yaml'), live, docker, tag: `fixture-${d}` }) });
+  }
+  const agDir = path.join(FIXTURES, 'agent');
+  for (const d of fs.existsSync(agDir) ? fs.readdirSync(agDir).sort() : []) {
+    const kf = path.join(agDir, d, 'kustomization.yaml');
+    if (!fs.existsSync(kf)) continue;
+    const live = /#\s*needs:\s*reitunneld/.test(fs.readFileSync(kf, 'utf8'));
+    negatives.push({ name: `agent/${d}`, file: kf, run: (rep) => checkAgentTarget({ dir: path.join(agDir, d), where: d, report: rep, live, docker, tag: `fixture-agent-${d}` }) });
   }
   // Dockerfiles: each linted alone (with its .dockerignore) against this tree.
   const dfDir = path.join(FIXTURES, 'docker');
@@ -975,7 +1479,7 @@ function dockerInfo(report) {
     for (const e of report.errors) console.log(`  - ${e}`);
     process.exit(1);
   }
-  console.log(`\ndeploy.manifests: OK (${overlays.length} overlays, ${comps.length} components, ${negatives.length} negative checks) in ${dt} s`);
+  console.log(`\ndeploy.manifests: OK (${overlays.length} overlays, ${comps.length} components, ${hasAgent ? 'the agent, ' : ''}${negatives.length} negative checks) in ${dt} s`);
 })().catch((e) => { console.error(e.stack || e); process.exit(1); });
 
 // Lints one fixture Dockerfile (and its .dockerignore) against this tree.

@@ -968,10 +968,11 @@ class IntegrationTest(unittest.TestCase):
 
     def start_server(self, *, token=None, ports=None, listen=f"{LOOPBACK}:0",
                      admin=f"{LOOPBACK}:0", config=None, use_config=True, extra_args=(),
-                     log_format="json", wait_ready=True, name="server"):
+                     log_format="json", wait_ready=True, name="server", env=None):
         """Starts reitunneld. By default writes a config file that binds
         public listeners to loopback only (public_bind_addr) merged with
-        `config` (dict). Flags carry listen/admin/token/public-ports."""
+        `config` (dict). Flags carry listen/admin/token/public-ports. `env`
+        adds to the process environment."""
         if ports is None:
             ports = self.port_range()
         tok = self.token if token is None else token
@@ -993,7 +994,7 @@ class IntegrationTest(unittest.TestCase):
             path = self.write_config(f"{name}-{len(self.procs)}.yaml", cfg)
             argv.append(f"--config={path}")
         argv.extend(extra_args)
-        p = self.spawn(ServerProc, name, argv)
+        p = self.spawn(ServerProc, name, argv, env=env)
         p.port_range = ports if isinstance(ports, PortRange) else None
         if wait_ready:
             ev = p.wait_for_event("agent_listener_ready")
@@ -1062,3 +1063,121 @@ class IntegrationTest(unittest.TestCase):
 
     def assert_alive(self, proc):
         self.assertIsNone(proc.popen.poll(), f"{proc.name} died\n{proc.describe()}")
+
+
+# ---------------------------------------------------------------------------
+# Probes of running processes, the admin CLI and metrics (shared helpers)
+# ---------------------------------------------------------------------------
+
+class CtlResult:
+    def __init__(self, argv, rc, out, err):
+        self.argv, self.rc, self.out, self.err = argv, rc, out, err
+
+    def json(self):
+        try:
+            return json.loads(self.out)
+        except ValueError as e:
+            raise AssertionError(f"{self} did not print JSON: {e}") from None
+
+    def __str__(self):
+        return (f"reitunnelctl {' '.join(self.argv)} -> rc={self.rc}\n"
+                f"--- stdout ---\n{self.out}--- stderr ---\n{self.err}")
+
+
+def run_ctl(admin_addr, token, *args, timeout=60):
+    """Runs reitunnelctl against admin_addr; returns a CtlResult."""
+    argv = [f"--admin={admin_addr}", f"--token={token}"] + list(args)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REITUNNEL_ADMIN", "REITUNNEL_ADMIN_TOKEN")}
+    p = subprocess.run([binary("reitunnelctl")] + argv, capture_output=True, timeout=timeout,
+                       env=env, stdin=subprocess.DEVNULL)
+    result = CtlResult(argv, p.returncode, p.stdout.decode(errors="replace"),
+                       p.stderr.decode(errors="replace"))
+    # Not a Proc, so _final_cleanup never sees its output: check it here.
+    for line in result.err.splitlines():
+        if any(m in line for m in SANITIZER_MARKERS):
+            raise AssertionError(f"sanitizer report in output of {result}")
+    return result
+
+
+def scrape_metrics(addr, timeout=10):
+    """Prometheus text of http://addr/metrics as {canonical sample key: value};
+    labels in keys are sorted by name: 'm{a="1",b="2"}'."""
+    import re  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=timeout) as r:
+        text = r.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$", line)
+        if m:
+            labels = sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+            key = m.group(1)
+            if labels:
+                key += "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
+            samples[key] = float(m.group(3))
+    return samples
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def tcp_connections(pid, remote_port=None, local_port=None, state="01"):
+    """TCP sockets of process `pid` (IPv4 and IPv6) in `state` (/proc/net/tcp
+    hex code; "01" = ESTABLISHED, "0A" = LISTEN), optionally only those whose
+    remote or local port matches. Returns a list of (local, remote) "ip:port"
+    hex strings as the kernel prints them."""
+    inodes = _socket_inodes(pid)
+    out = []
+    for table in (f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) < 10 or cols[3] != state or cols[9] not in inodes:
+                continue
+            lport = int(cols[1].rsplit(":", 1)[1], 16)
+            rport = int(cols[2].rsplit(":", 1)[1], 16)
+            if remote_port is not None and rport != remote_port:
+                continue
+            if local_port is not None and lport != local_port:
+                continue
+            out.append((cols[1], cols[2]))
+    return out
+
+
+def nofile_limits(pid):
+    """(soft, hard) 'Max open files' of a running process."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                parts = line.split()
+                return (int(parts[3]) if parts[3] != "unlimited" else -1,
+                        int(parts[4]) if parts[4] != "unlimited" else -1)
+    raise AssertionError(f"no 'Max open files' in /proc/{pid}/limits")
+
+
+def fill_server_addrs(server, timeout=DEFAULT_TIMEOUT):
+    """For a server started with wait_ready=False: waits for its listeners
+    and fills agent_addr/agent_port/admin_addr/admin_port."""
+    ev = server.wait_for_event("admin_listener_ready", timeout=timeout)
+    server.admin_addr = ev["addr"]
+    server.admin_port = parse_addr(ev["addr"])[1]
+    ev = server.wait_for_event("agent_listener_ready", timeout=timeout)
+    server.agent_addr = ev["addr"]
+    server.agent_port = parse_addr(ev["addr"])[1]
+    return server

@@ -14,9 +14,10 @@
 namespace reitunnel::transport {
 namespace {
 
-constexpr const char* kVariables[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "ws_proxy",
-                                      "WS_PROXY",   "wss_proxy",   "WSS_PROXY",   "all_proxy",
-                                      "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+constexpr const char* kVariables[] = {
+    "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ws_proxy",      "WS_PROXY",
+    "wss_proxy",  "WSS_PROXY",  "all_proxy",   "ALL_PROXY",   "no_proxy",      "NO_PROXY",
+    "REQUEST_METHOD"};
 
 // curl_getenv(): an empty variable is no variable.
 std::optional<std::string_view> Get(const ProxyEnv& env, std::string_view name) {
@@ -169,16 +170,20 @@ absl::StatusOr<ProxyChoice> SelectProxy(ProxyTargetScheme scheme, std::string_vi
   }
   if (proxy_flag) return Use("--proxy", *proxy_flag);
 
+  // Under CGI, HTTP_PROXY may come from a client's request header.
+  const bool cgi = env.find("REQUEST_METHOD") != env.end();
   std::vector<const char*> order;
   switch (scheme) {
     case ProxyTargetScheme::kHttp:
       order = {"http_proxy"};
+      if (!cgi) order.push_back("HTTP_PROXY");
       break;
     case ProxyTargetScheme::kHttps:
       order = {"https_proxy", "HTTPS_PROXY"};
       break;
     case ProxyTargetScheme::kWs:
       order = {"ws_proxy", "WS_PROXY", "http_proxy"};
+      if (!cgi) order.push_back("HTTP_PROXY");
       break;
     case ProxyTargetScheme::kWss:
       order = {"wss_proxy", "WSS_PROXY", "https_proxy", "HTTPS_PROXY"};

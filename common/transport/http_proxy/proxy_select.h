@@ -7,12 +7,16 @@
 //    matches the target host, connect directly, even with --proxy.
 // 2. An explicit --proxy wins over the environment; --proxy="" means direct.
 // 3. Else by the target's scheme, lowercase name first, then uppercase:
-//      http   http_proxy (never HTTP_PROXY: httpoxy, CGI sets it from a
-//             request header)
+//      http   http_proxy, then HTTP_PROXY unless REQUEST_METHOD is set
 //      https  https_proxy, HTTPS_PROXY
-//      ws     ws_proxy, WS_PROXY, then http_proxy
+//      ws     ws_proxy, WS_PROXY, then as http
 //      wss    wss_proxy, WSS_PROXY, then https_proxy, HTTPS_PROXY
 //    and finally all_proxy, ALL_PROXY.
+//    Uppercase HTTP_PROXY is where we part from curl, which never reads it
+//    (httpoxy: a CGI program gets HTTP_PROXY from a client's "Proxy:"
+//    request header). Operators set it, the product contract names it, and
+//    an agent is not a CGI program, so we read it the way Go's net/http
+//    does: except when REQUEST_METHOD says we run under CGI.
 // 4. The chosen value is parsed with url::ParseProxyUrl (http:// only).
 //
 // The agent link maps onto curl's schemes with ProxySchemeFor(): ws:// is

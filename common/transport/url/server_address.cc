@@ -9,7 +9,8 @@ namespace reitunnel::transport::url {
 namespace {
 
 absl::Status Invalid(absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("server address: ", what));
+  // Callers name the flag or field; the message says only what is wrong.
+  return absl::InvalidArgumentError(what);
 }
 
 // Visible ASCII except '#': the request target goes into the request line

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/config/test_util.h"
@@ -201,7 +203,7 @@ TEST_F(AgentConfigTest, ServerAddressValidation) {
   EXPECT_EQ(Error({"--server=h", "--token=t", "--tunnel=w=0:h:1"}),
             "--server=\"h\": missing port (expected HOST:PORT)");
   EXPECT_EQ(Error({"--server=h:0", "--token=t", "--tunnel=w=0:h:1"}),
-            "--server=\"h:0\": port must be from 1 to 65535");
+            "--server=\"h:0\": port must be a number from 1 to 65535");
   const std::string path =
       dir_.Write("agent.yaml", "server: '[::1'\ntoken: t\ntunnels: [{name: w, local_addr: h:1}]\n");
   EXPECT_EQ(Error({"--config=" + path}), path + ": server: missing ']' after IPv6 address");
@@ -352,13 +354,28 @@ TEST_F(AgentConfigTest, TokenNeverAppearsInErrors) {
 TEST_F(AgentConfigTest, UsageListsEveryFlag) {
   const std::string usage = AgentUsage();
   for (const char* flag :
-       {"--config=FILE", "--server=HOST:PORT", "--token=SECRET",
+       {"--config=FILE", "--server=ADDRESS", "--token=SECRET", "--agent-id=NAME", "--proxy=URL",
+        "--workers=N",
         "--tunnel=NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT", "--label=KEY=VALUE", "--log-level=LEVEL",
         "--log-format=FORMAT", "--tls ", "--tls-ca=FILE", "--tls-cert=FILE", "--tls-key=FILE",
         "--tls-server-name=NAME", "--help", "--version", "REITUNNEL_TOKEN"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
   EXPECT_EQ(usage.rfind("Usage: reitunnel ", 0), 0u);
+}
+
+TEST_F(AgentConfigTest, UsageListsEveryEnvironmentVariableAndTheExitCodes) {
+  const std::string usage = AgentUsage();
+  // ProxyEnvFromProcess() reads these (common/transport/http_proxy).
+  for (const char* var : {"REITUNNEL_TOKEN", "http_proxy", "HTTP_PROXY", "https_proxy",
+                          "HTTPS_PROXY", "ws_proxy", "WS_PROXY", "wss_proxy", "WSS_PROXY",
+                          "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "REQUEST_METHOD"}) {
+    EXPECT_THAT(usage, ::testing::ContainsRegex(absl::StrCat("(^|[ ,])", var, "[ ,\n]"))) << var;
+  }
+  EXPECT_THAT(usage, HasSubstr("Exit codes: 0"));
+  for (absl::string_view line : absl::StrSplit(usage, '\n')) {
+    EXPECT_LE(line.size(), 80u) << line;
+  }
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/config/test_util.h"
@@ -410,6 +412,18 @@ TEST_F(ServerConfigTest, UsageListsEveryFlag) {
   }
   EXPECT_EQ(usage.rfind("Usage: reitunneld", 0), 0u);
   EXPECT_EQ(usage.back(), '\n');
+}
+
+TEST_F(ServerConfigTest, UsageListsEveryEnvironmentVariableAndTheExitCodes) {
+  const std::string usage = ServerUsage();
+  for (const char* var : {"REITUNNEL_TOKEN ", "REITUNNEL_ADMIN_TOKEN ", "GRPC_VERBOSITY ",
+                          "GRPC_TRACE "}) {
+    EXPECT_THAT(usage, HasSubstr(absl::StrCat("\n  ", var))) << var;
+  }
+  EXPECT_THAT(usage, HasSubstr("Exit codes: 0"));
+  for (absl::string_view line : absl::StrSplit(usage, '\n')) {
+    EXPECT_LE(line.size(), 80u) << line;
+  }
 }
 
 }  // namespace

@@ -65,18 +65,39 @@ TEST(SelectProxyTest, CurlRules) {
        {{"http_proxy", "p:1"}},
        "p:1",
        "http_proxy"},
-      {"HTTP_PROXY ignored (httpoxy)",
+      {"HTTP_PROXY for http (unlike curl, like Go)",
        S::kHttp,
        "srv",
        std::nullopt,
-       {{"HTTP_PROXY", "evil:1"}},
-       "",
-       ""},
-      {"HTTP_PROXY ignored for ws too",
+       {{"HTTP_PROXY", "up:1"}},
+       "up:1",
+       "HTTP_PROXY"},
+      {"http_proxy beats HTTP_PROXY",
        S::kWs,
        "srv",
        std::nullopt,
-       {{"HTTP_PROXY", "evil:1"}},
+       {{"http_proxy", "low:1"}, {"HTTP_PROXY", "up:2"}},
+       "low:1",
+       "http_proxy"},
+      {"HTTP_PROXY for ws",
+       S::kWs,
+       "srv",
+       std::nullopt,
+       {{"HTTP_PROXY", "up:1"}},
+       "up:1",
+       "HTTP_PROXY"},
+      {"HTTP_PROXY ignored under CGI (httpoxy)",
+       S::kWs,
+       "srv",
+       std::nullopt,
+       {{"HTTP_PROXY", "evil:1"}, {"REQUEST_METHOD", "GET"}},
+       "",
+       ""},
+      {"HTTP_PROXY never for https",
+       S::kHttps,
+       "srv",
+       std::nullopt,
+       {{"HTTP_PROXY", "up:1"}},
        "",
        ""},
       {"all_proxy fallback",
@@ -245,12 +266,14 @@ TEST(SelectProxyTest, SchemeForServerAddress) {
 TEST(SelectProxyTest, ProcessEnvironmentIsRead) {
   setenv("wss_proxy", "from-env:3128", 1);
   unsetenv("WSS_PROXY");
-  setenv("HTTP_PROXY", "ignored:1", 1);
+  setenv("HTTP_PROXY", "upper:1", 1);
+  unsetenv("SOME_OTHER_PROXY");
   ProxyEnv env = ProxyEnvFromProcess();
   unsetenv("wss_proxy");
   unsetenv("HTTP_PROXY");
   EXPECT_EQ(env.at("wss_proxy"), "from-env:3128");
-  EXPECT_EQ(env.count("HTTP_PROXY"), 0u);
+  EXPECT_EQ(env.at("HTTP_PROXY"), "upper:1");
+  EXPECT_EQ(env.count("SOME_OTHER_PROXY"), 0u);
 }
 
 struct NoProxyCase {
