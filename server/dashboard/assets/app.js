@@ -456,7 +456,12 @@
   // A time-series chart: series = [{values, color}], x from the samples' times.
   function lineChart(canvas, times, series, yMax, yLabel) {
     const { ctx, w, h } = setupCanvas(canvas);
-    const pad = { l: 64, r: 12, t: 10, b: 22 };
+    ctx.font = `11px ${css("--mono")}`;
+    // The y axis is as wide as its widest label ("100 KiB/s" does not fit
+    // a fixed gutter).
+    let labelWidth = 0;
+    for (let i = 0; i <= 4; i++) labelWidth = Math.max(labelWidth, ctx.measureText(yLabel((yMax * i) / 4)).width);
+    const pad = { l: Math.max(40, Math.ceil(labelWidth) + 14), r: 12, t: 10, b: 22 };
     const cw = w - pad.l - pad.r;
     const ch = h - pad.t - pad.b;
     const now = Date.now();
@@ -464,7 +469,6 @@
     const x = (t) => pad.l + cw * (1 - (now - t) / span);
     const y = (v) => pad.t + ch * (1 - v / yMax);
 
-    ctx.font = `11px ${css("--mono")}`;
     ctx.textBaseline = "middle";
     ctx.strokeStyle = css("--border");
     ctx.fillStyle = css("--faint");

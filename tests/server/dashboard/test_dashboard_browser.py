@@ -122,8 +122,12 @@ class DashboardBrowserTest(IntegrationTest):
         server.wait_for_event("dashboard_login_failed")
         server.wait_for_event("dashboard_login")
         server.wait_for_event("dashboard_events_recording")
-        # The visitors really went through the agent to the echo service.
-        hook.wait_for_event("visitor_disconnect")
+        # The visitors the browser check sent really went through the tunnel:
+        # the hook's data batches carry their bytes.
+        def carried(ev):
+            return any(t.get("tunnel_name") == "web" and int(t.get("bytes_received", 0)) > 0
+                       for t in ev.get("req", {}).get("tunnels", []))
+        hook.wait_for_event("data_batch", carried)
 
 
 if __name__ == "__main__":
