@@ -38,7 +38,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # abseil, which TSan cannot see (tests/tsan.supp explains). So are the
 # one-worker variants (.w1: one worker has no cross-thread data path) and the
 # load tests (flood, load: they measure capacity, and TSan's slowdown makes
-# them measure TSan).
+# them measure TSan), and the dashboard's browser test (no data plane).
 if [ "${SKIP_TSAN:-0}" != 1 ]; then
   phase "TSan build and integration suite"
   TSAN_BUILD_DIR=${TSAN_BUILD_DIR:-build-tsan}
@@ -51,7 +51,7 @@ if [ "${SKIP_TSAN:-0}" != 1 ]; then
   export REITUNNEL_TEST_TIMEOUT=${REITUNNEL_TEST_TIMEOUT:-60}
   (cd "$TSAN_BUILD_DIR" &&
     ctest --output-on-failure -j "$JOBS" -L integration \
-      -E '^integration\.(cluster|flood|load)$|\.w1$')
+      -E '^integration\.(cluster|flood|load)$|\.w1$|^dashboard\.')
 fi
 
 # Every fuzz target of fuzz/ briefly, in its own clang build (build-fuzz); a

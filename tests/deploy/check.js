@@ -15,11 +15,22 @@
 //    container; ports, probe targets and Services agree with the server config;
 //    hook addresses point at headless Services; NetworkPolicies, PDBs,
 //    termination grace vs drain_ms, images, Secrets and mounted files.
+//    Cluster mode: RollingUpdate (maxUnavailable 1, maxSurge 0|1) instead of
+//    Recreate, spread by node, PDB one replica at a time; cluster.endpoints
+//    resolve to the rendered etcd (Service or members under its governing
+//    Service); the etcd StatefulSet has an odd member count, an
+//    initial-cluster of exactly its members, /health readiness, a quorum-
+//    keeping PDB and a NetworkPolicy giving 2379 to reitunneld only and 2380
+//    to members only. "# deploy-check: ha" (overlays/production) adds: >= 3
+//    replicas, required node anti-affinity, etcd >= 3 members on PVCs.
 // 4. Live checks, when the binaries are built (--bin-dir or REITUNNEL_BIN_DIR,
 //    colon-separated): the rendered server.yaml starts the real reitunneld
 //    (hook addresses pointed at a closed loopback port, TLS files replaced by
 //    a throwaway certificate) which must log agent_listener_ready and exit 0 on
-//    SIGTERM; each hook container's command line starts the real hook binary.
+//    SIGTERM; in cluster mode (server.yaml cluster:) the endpoints are
+//    replaced by a throwaway one-member etcd (/usr/bin/etcd on free loopback
+//    ports) and the server must log server_ready (joined) first; each hook
+//    container's command line starts the real hook binary.
 // 5. Lints deploy/docker (lib/dockerfile.js).
 // 5b. deploy/kubernetes/agent: the same schema and security checks, the
 //    agent's own rules (no ports, probes or API token, one replica, token from
@@ -843,7 +854,7 @@ function etcdChecks(objs, ctx, { S, cw, endpoints, ns, etcds, ws }) {
     const w = E.ws; const c = E.c; const ew = `${where} ${id(w.obj)}`;
     if (w.obj.kind !== 'StatefulSet') { report.error(ew, 'etcd should be a StatefulSet (stable member names and volumes)'); continue; }
     const n = w.obj.spec.replicas ?? 1;
-    if (n % 2 === 0) report.error(ew, `etcd StatefulSet has ${n} members: an even count tolerates no more failures than ${n - 1} (quorum ${n / 2 + 1}); use an odd number`);
+    if (n % 2 === 0) report.error(ew, `etcd StatefulSet has ${n} members: quorum ${n / 2 + 1}, so it survives ${(n - 2) / 2} failure(s), no more than ${n - 1} members would; use an odd number`);
     if (ctx.ha && n < 3) report.error(ew, `${n} etcd member(s): the HA overlay needs at least 3 (one may fail)`);
     if (n > 1 && w.obj.spec.podManagementPolicy !== 'Parallel') report.error(ew, 'podManagementPolicy is not Parallel: a member is Ready only with a quorum, so OrderedReady never creates the second member');
     if (ctx.ha && !spreadByHost(w).required) report.error(ew, 'the HA overlay needs required pod anti-affinity on kubernetes.io/hostname for etcd: two members on one node lose the quorum with it');
