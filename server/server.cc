@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include "server/listen_address.h"
 #include "absl/strings/str_cat.h"
 #include "asio/experimental/as_tuple.hpp"
 #include "asio/post.hpp"
@@ -110,20 +111,8 @@ asio::awaitable<absl::Status> Server::CheckServerStart() {
 }
 
 absl::Status Server::Start() {
-  auto hp = config::ParseHostPort(cfg_.listen());
-  if (!hp.ok()) return hp.status();
-  asio::error_code ec;
-  auto addr = asio::ip::make_address(hp->host, ec);
-  if (ec) {
-    asio::io_context resolve_io;
-    asio::ip::tcp::resolver resolver(resolve_io);
-    auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
-    if (ec || results.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot resolve listen address ", cfg_.listen()));
-    }
-    addr = results.begin()->endpoint().address();
-  }
+  auto endpoint = ResolveListenAddress(cfg_.listen(), "listen address");
+  if (!endpoint.ok()) return endpoint.status();
   HandshakeEnv env;
   env.cfg = &cfg_;
   env.tls = tls_.get();
@@ -141,7 +130,7 @@ absl::Status Server::Start() {
   env.session.cluster = cluster_.get();
   env.features = {"framed_relay"};
   listener_ = std::make_unique<AgentListener>(env, &admission_);
-  if (auto st = listener_->Listen({addr, hp->port}); !st.ok()) {
+  if (auto st = listener_->Listen(*endpoint); !st.ok()) {
     return absl::Status(st.code(), absl::StrCat("cannot listen for agents on ", cfg_.listen(),
                                                 ": ", st.message()));
   }

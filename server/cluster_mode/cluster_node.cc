@@ -238,7 +238,14 @@ asio::awaitable<absl::StatusOr<cluster::ClaimResult>> ClusterNode::PickFree(
 asio::awaitable<absl::Status> ClusterNode::Release(uint16_t port) {
   if (!claims_) co_return absl::OkStatus();
   auto op = claims_->Release(port);
-  co_return co_await std::move(op);
+  absl::Status st = co_await std::move(op);
+  // Callers cannot do better than carry on: the claim stays this owner's
+  // until the lease ends; say so, since it keeps the port from others.
+  if (!st.ok()) {
+    log::Warn("port_release_failed", "could not release a port claim in etcd",
+              {{"port", port}, {"error", std::string(st.message())}});
+  }
+  co_return st;
 }
 
 bool ClusterNode::ServingAllowed(uint16_t port) const {

@@ -257,6 +257,7 @@ void GrpcHookClient::Decide(HookEvent event, const google::protobuf::Message& re
     }
   }
   core_->Track(&call->ctx);
+  HookCompletionQueue::Publish(call);
   call->reader->StartCall();
   call->reader->Finish(&call->resp, &call->status, call);
 }

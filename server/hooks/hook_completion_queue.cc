@@ -9,7 +9,12 @@ HookCompletionQueue::HookCompletionQueue() {
     pthread_setname_np(pthread_self(), "hook-cq");
     void* tag = nullptr;
     bool ok = false;
-    while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->Done(ok);
+    while (cq_.Next(&tag, &ok)) {
+#if defined(__SANITIZE_THREAD__)
+      __tsan_acquire(tag);  // pairs with Publish()
+#endif
+      static_cast<Tag*>(tag)->Done(ok);
+    }
   });
 }
 

@@ -311,7 +311,7 @@ asio::awaitable<std::unique_ptr<PortAllocator::Reservation>> AgentSession::Reser
   auto reservation = ports->Reserve(r->port, refusal);
   if (!reservation) {
     auto release = cluster->Release(r->port);
-    co_await std::move(release);
+    (void)co_await std::move(release);
   }
   co_return reservation;
 }
@@ -418,7 +418,7 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     if (closed_) {
       if (port) {
         auto release = deps_.cluster->Release(port->port());
-        co_await std::move(release);
+        (void)co_await std::move(release);
       }
       co_return;
     }
@@ -435,7 +435,7 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     if (!claimed) co_return;
     claimed = false;
     auto op = deps_.cluster->Release(p);
-    co_await std::move(op);
+    (void)co_await std::move(op);
   };
 
   TunnelInfo ti;
@@ -601,7 +601,7 @@ asio::awaitable<void> AgentSession::FinishTunnels(std::vector<Open> tunnels,
     closes.push_back(std::move(req));
     if (t.claimed && deps_.cluster) {
       auto release = deps_.cluster->Release(ti.remote_port);
-      co_await std::move(release);
+      (void)co_await std::move(release);
     }
     t.port.reset();  // the port may be reused from now on
   }
