@@ -31,7 +31,7 @@
 
 namespace reitunnel::cluster {
 
-class Membership : public std::enable_shared_from_this<Membership>,
+class Membership final : public std::enable_shared_from_this<Membership>,
                    private LeaseSession::Observer {
  public:
   enum class Change { kJoined, kLeft, kChanged };

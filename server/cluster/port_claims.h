@@ -83,7 +83,7 @@ struct ClaimResult {
   std::string held_by;
 };
 
-class PortClaims : public std::enable_shared_from_this<PortClaims>,
+class PortClaims final : public std::enable_shared_from_this<PortClaims>,
                    private LeaseSession::Observer {
  public:
   struct Listener {
