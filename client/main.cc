@@ -62,18 +62,20 @@ int main(int argc, char** argv) {
   reitunnel::runtime::WorkerPool workers(static_cast<int>(cfg->workers()), "rt-agent");
   reitunnel::client::Agent agent(workers, *cfg, std::move(tls));
   int exit_code = 0;
+  // Before the agent's first log line: a supervisor may signal as soon as
+  // it sees one, and the default disposition would kill the process.
+  asio::signal_set signals(main_io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    rlog::Info("signal", "signal received, stopping", {{"signal", sig}});
+    agent.Stop();
+  });
   workers.Start();
   asio::co_spawn(workers.executor(0), agent.Run(), [&](std::exception_ptr e, int code) {
     asio::post(main_io, [&, code, failed = e != nullptr] {
       exit_code = failed ? 1 : code;
       main_io.stop();
     });
-  });
-  asio::signal_set signals(main_io, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& ec, int sig) {
-    if (ec) return;
-    rlog::Info("signal", "signal received, stopping", {{"signal", sig}});
-    agent.Stop();
   });
   auto guard = asio::make_work_guard(main_io);
   main_io.run();

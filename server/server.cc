@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <algorithm>
+
 #include "server/listen_address.h"
 #include "absl/strings/str_cat.h"
 #include "asio/experimental/as_tuple.hpp"
@@ -270,14 +272,33 @@ void Server::Shutdown(std::function<void()> done) {
             {{"agents", registry_.size()}, {"drain_ms", cfg_.timeouts().drain_ms()}});
   if (listener_) listener_->Close();
   if (ws_listener_) ws_listener_->Close();
-  if (cluster_) cluster_->SetDraining(true);
+  if (cluster_) {
+    cluster_->SetDraining(true);
+    const auto grace = std::chrono::milliseconds(
+        std::min<uint32_t>(cfg_.timeouts().drain_ms() / 2, 2000));
+    net::Spawn(control_, DrainAfterGrace(grace, std::move(done)), "drain");
+    return;
+  }
+  StopAcceptingVisitors();
+  net::Spawn(control_, Drain(std::move(done)), "drain");
+}
+
+void Server::StopAcceptingVisitors() {
   for (const auto& v : registry_.Snapshot()) {
     auto entry = v.entry;
     asio::post(entry->home, [entry] {
       if (auto s = entry->session.lock()) s->StopAccepting();
     });
   }
-  net::Spawn(control_, Drain(std::move(done)), "drain");
+}
+
+asio::awaitable<void> Server::DrainAfterGrace(std::chrono::milliseconds grace,
+                                              std::function<void()> done) {
+  asio::steady_timer timer(control_);
+  timer.expires_after(grace);
+  co_await timer.async_wait(as_tuple(use_awaitable));
+  StopAcceptingVisitors();
+  co_await Drain(std::move(done));
 }
 
 asio::awaitable<void> Server::Drain(std::function<void()> done) {

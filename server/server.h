@@ -132,6 +132,13 @@ class Server {
 
  private:
   asio::awaitable<void> Drain(std::function<void()> done);
+  // Cluster mode: public ports keep taking visitors for `grace` after the
+  // agent port closed, so a balancer that health-checks the agent port
+  // stops sending visitors here before they would be refused (connections
+  // already queued on a closing listener would be reset).
+  asio::awaitable<void> DrainAfterGrace(std::chrono::milliseconds grace,
+                                        std::function<void()> done);
+  void StopAcceptingVisitors();
   asio::awaitable<void> Housekeeping();
   absl::Status StartWebSocketListener(const HandshakeEnv& tcp_env);
   // Ends every session whose credential no longer holds (reload, revoke);
