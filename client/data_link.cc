@@ -1,5 +1,7 @@
 #include "client/data_link.h"
 
+#include "client/proxy_header.h"
+
 #include "asio/this_coro.hpp"
 #include "common/config/parse.h"
 #include "common/log/log.h"
@@ -83,6 +85,20 @@ asio::awaitable<void> RunDataLink(std::shared_ptr<Session> s, const ServerDialer
                   {{"name", tunnel->name()},
                    {"local_addr", tunnel->local_addr()},
                    {"error", e.code().message()}});
+      }
+      if (local && !tunnel->proxy_protocol().empty()) {
+        // Before the visitor's first byte, so the service reads it first.
+        const std::string header = ProxyHeaderFor(tunnel->proxy_protocol(), start.start_relay());
+        const asio::const_buffer bytes = asio::buffer(header);
+        try {
+          co_await local->WriteAll(bytes);
+        } catch (const std::system_error& e) {
+          log::Warn("local_connect_failed", "cannot send the PROXY header to the local service",
+                    {{"name", tunnel->name()},
+                     {"local_addr", tunnel->local_addr()},
+                     {"error", e.code().message()}});
+          local.reset();
+        }
       }
       net::LinkState state = net::LinkState::kBroken;
       if (!s->framed) {

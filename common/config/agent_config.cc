@@ -39,7 +39,8 @@ FlagSet AgentFlags() {
               "HTTPS_PROXY\netc. as curl; \"\": none)")
       .Repeated("tunnel", "NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT",
                 "expose LOCAL_HOST:LOCAL_PORT on the server's\nREMOTE_PORT (0: the server "
-                "picks one); replaces\nthe config file's tunnels")
+                "picks one); replaces\nthe config file's tunnels. Append\n"
+                ",proxy_protocol=v1|v2 to send the visitor's\naddress to the service")
       .Repeated("label", "KEY=VALUE", "label reported to the server and its hooks")
       .String("log-level", "LEVEL", "debug, info, warn or error (default info)")
       .String("log-format", "FORMAT", "text or json (default text)")
@@ -77,6 +78,9 @@ absl::Status CheckFileTunnel(const internal::Origins& origins, int i, const Tunn
   if (!local.ok()) return origins.FileError(at + ".local_addr", local.status().message());
   if (local->port == 0) {
     return origins.FileError(at + ".local_addr", "port must be from 1 to 65535");
+  }
+  if (absl::Status st = CheckProxyProtocolVersion(t.proxy_protocol()); !st.ok()) {
+    return origins.FileError(at + ".proxy_protocol", st.message());
   }
   return absl::OkStatus();
 }

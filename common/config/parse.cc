@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -159,7 +160,22 @@ absl::StatusOr<PortRange> ParsePortRange(std::string_view s) {
   return PortRange{static_cast<uint16_t>(*low), static_cast<uint16_t>(*high)};
 }
 
-absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_view s) {
+absl::Status CheckProxyProtocolVersion(std::string_view v) {
+  if (v.empty() || v == "v1" || v == "v2") return absl::OkStatus();
+  return Invalid(absl::StrCat("proxy_protocol must be v1 or v2, not ",
+                              "\"", std::string(v), "\""));
+}
+
+absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_view spec) {
+  // NAME=PORT:HOST:PORT[,OPTION=VALUE]...; a local address has no comma.
+  std::vector<std::string_view> parts;
+  for (std::size_t at = 0;;) {
+    const std::size_t comma = spec.find(',', at);
+    parts.push_back(spec.substr(at, comma == std::string_view::npos ? comma : comma - at));
+    if (comma == std::string_view::npos) break;
+    at = comma + 1;
+  }
+  const std::string_view s = parts.front();
   const std::size_t eq = s.find('=');
   if (eq == std::string_view::npos)
     return Invalid(absl::StrCat("missing '=' (", kTunnelSyntax, ")"));
@@ -184,6 +200,20 @@ absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_
   out.set_name(std::string(name));
   out.set_remote_port(*remote);
   out.set_local_addr(std::string(local));
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    const std::size_t oeq = parts[i].find('=');
+    const std::string_view key = parts[i].substr(0, oeq);
+    const std::string_view value =
+        oeq == std::string_view::npos ? std::string_view() : parts[i].substr(oeq + 1);
+    if (key == "proxy_protocol") {
+      if (value.empty()) return Invalid("proxy_protocol needs a value: v1 or v2");
+      if (absl::Status st = CheckProxyProtocolVersion(value); !st.ok()) return st;
+      out.set_proxy_protocol(std::string(value));
+    } else {
+      return Invalid(absl::StrCat("unknown tunnel option ", "\"", std::string(key), "\"",
+                                  " (known: proxy_protocol=v1|v2)"));
+    }
+  }
   return out;
 }
 

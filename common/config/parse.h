@@ -46,7 +46,10 @@ absl::StatusOr<PortRange> ParsePortRange(std::string_view s);
 // "NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT", e.g. "web=20080:127.0.0.1:8080",
 // "web=0:[::1]:8080". REMOTE_PORT 0..65535 (0: server picks), LOCAL_PORT
 // 1..65535. local_addr keeps the text as given.
-absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_view s);
+// NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT[,proxy_protocol=v1|v2].
+absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_view spec);
+// "", "v1" or "v2" (TunnelConfig.proxy_protocol).
+absl::Status CheckProxyProtocolVersion(std::string_view v);
 
 // "NAME=ADDRESS"; see ValidateHookAddress for ADDRESS.
 absl::StatusOr<reitunnel::config::v1::HookConfig> ParseHookSpec(std::string_view s);

@@ -58,6 +58,9 @@ uint32_t MillisUntil(std::chrono::system_clock::time_point t) {
 absl::StatusOr<std::shared_ptr<AgentSession>> AgentSession::Create(
     const SessionDeps& deps, AgentInfo info, std::string session_key, int home_worker,
     std::shared_ptr<net::BufferedStream> control, size_t max_agents) {
+  // Every link of a session comes over the transport its control
+  // connection came over.
+  const bool links_movable = dynamic_cast<net::Conn*>(control->inner().get()) != nullptr;
   auto entry = std::make_shared<SessionEntry>();
   entry->info = std::move(info);
   entry->session_key = std::move(session_key);
@@ -69,6 +72,7 @@ absl::StatusOr<std::shared_ptr<AgentSession>> AgentSession::Create(
   ShardSettings ss;
   ss.client_id = entry->info.client_id;
   ss.framed = entry->info.HasFeature("framed_relay");
+  ss.links_movable = links_movable;
   ss.data_connection_timeout = deps.settings->data_connection_timeout;
   ss.max_visitors_per_tunnel = deps.settings->max_visitors_per_tunnel;
   ss.cluster = deps.cluster;

@@ -65,7 +65,18 @@ Link DataPool::TakeIdle() {
   return link;
 }
 
-asio::awaitable<Link> DataPool::Acquire(std::chrono::milliseconds timeout) {
+bool DataPool::RedirectOneWaiter(int worker) {
+  if (waiters_.empty()) return false;
+  auto w = std::move(waiters_.front());
+  waiters_.pop_front();
+  w->redirected_to = worker;
+  w->timer.cancel();
+  Publish();
+  return true;
+}
+
+asio::awaitable<Link> DataPool::Acquire(std::chrono::milliseconds timeout, int* redirected_to) {
+  if (redirected_to) *redirected_to = -1;
   if (Link link = TakeIdle()) co_return link;
   if (closed_) co_return nullptr;
   auto self = shared_from_this();
@@ -78,6 +89,7 @@ asio::awaitable<Link> DataPool::Acquire(std::chrono::milliseconds timeout) {
     auto it = std::find(waiters_.begin(), waiters_.end(), w);
     if (it != waiters_.end()) waiters_.erase(it);
     Publish();
+    if (redirected_to) *redirected_to = w->redirected_to;
   }
   co_return std::move(w->link);
 }

@@ -26,8 +26,14 @@ class DataPool : public std::enable_shared_from_this<DataPool> {
   // Hands `link` to the oldest waiter, else keeps it idle. Idle links are
   // watched: the agent never writes on one, so readability means it closed.
   void Add(Link link);
-  // Null on timeout or when the pool is closed.
-  asio::awaitable<Link> Acquire(std::chrono::milliseconds timeout);
+  // Null on timeout, when the pool is closed, or when RedirectOneWaiter
+  // picked this waiter: then *redirected_to (if given) is its worker, else -1.
+  asio::awaitable<Link> Acquire(std::chrono::milliseconds timeout,
+                                int* redirected_to = nullptr);
+  // Wakes the oldest waiter without a link, telling it that `worker` has
+  // one for it (links that cannot change threads: the visitor moves).
+  // False when nobody waits.
+  bool RedirectOneWaiter(int worker);
   // The most recently idle link (warmest), or null.
   Link TakeIdle();
   // Closes `n` idle links, the longest idle first (the agent retires spares).
@@ -43,6 +49,7 @@ class DataPool : public std::enable_shared_from_this<DataPool> {
     explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
     asio::steady_timer timer;
     Link link;
+    int redirected_to = -1;
   };
   void Watch(const Link& link);
   void Publish();

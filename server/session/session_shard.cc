@@ -42,7 +42,12 @@ void SessionShard::AddLink(Link link) {
     for (auto& weak : siblings_) {
       auto s = weak.lock();
       if (!s || s.get() == this || s->waiting_visitors() == 0) continue;
-      HandOver(std::move(link), s);
+      if (settings_.links_movable) {
+        HandOver(std::move(link), s);
+        return;
+      }
+      pool_->Add(std::move(link));
+      asio::post(s->executor(), [s, here = worker_] { s->pool_->RedirectOneWaiter(here); });
       return;
     }
   }
@@ -70,20 +75,68 @@ void SessionShard::GiveLinkTo(const std::shared_ptr<SessionShard>& to) {
   if (Link link = pool_->TakeIdle()) HandOver(std::move(link), to);
 }
 
-asio::awaitable<Link> SessionShard::AcquireLink() {
+asio::awaitable<Link> SessionShard::AcquireLink(bool moved_in,
+                                                std::shared_ptr<SessionShard>* move_to) {
   if (pool_->idle() == 0) {
-    // Ask a sibling with idle links to hand one over, and the agent for more
-    // (whichever arrives first serves this visitor; the other idles).
+    // Ask a sibling with idle links to hand one over (or go to it, when
+    // links cannot move), and the agent for more (whichever arrives first
+    // serves this visitor; the other idles).
     auto self = shared_from_this();
     for (auto& weak : siblings_) {
       auto s = weak.lock();
       if (!s || s.get() == this || s->idle_links() == 0) continue;
+      if (!settings_.links_movable) {
+        if (moved_in) continue;  // no ping-pong on idle counts that changed meanwhile
+        *move_to = s;
+        co_return nullptr;
+      }
       asio::post(s->executor(), [s, self] { s->GiveLinkTo(self); });
       break;
     }
     request_links_(1);
   }
-  co_return co_await pool_->Acquire(settings_.data_connection_timeout);
+  int redirected_to = -1;
+  Link link = co_await pool_->Acquire(settings_.data_connection_timeout, &redirected_to);
+  if (!link && redirected_to >= 0 &&
+      static_cast<size_t>(redirected_to) < siblings_.size()) {
+    *move_to = siblings_[static_cast<size_t>(redirected_to)].lock();
+  }
+  co_return link;
+}
+
+bool SessionShard::MoveVisitor(const std::shared_ptr<TunnelShard>& t,
+                               const std::shared_ptr<Visitor>& v,
+                               const std::shared_ptr<SessionShard>& to) {
+  std::shared_ptr<net::Conn> moved;
+  try {
+    moved = v->conn->MoveTo(to->executor());
+  } catch (const std::system_error&) {
+    return false;
+  }
+  auto traveller = std::make_shared<Visitor>();
+  traveller->id = v->id;
+  traveller->conn = std::move(moved);
+  traveller->started = v->started;
+  traveller->moved_in = true;
+  t->visitors.erase(v);
+  asio::post(to->executor(), [to, core = t->core, traveller]() mutable {
+    to->AdoptVisitor(std::move(core), std::move(traveller));
+  });
+  return true;
+}
+
+void SessionShard::AdoptVisitor(std::shared_ptr<TunnelCore> core, std::shared_ptr<Visitor> v) {
+  auto it = tunnels_.find(core->info().tunnel_id);
+  if (closed_ || it == tunnels_.end()) {
+    // The tunnel ended while the visitor travelled.
+    v->conn->Close();
+    core->slot(worker_).visitors_closed.Add(1);
+    active_->Dec();
+    NotifyVisitorClosed(*core, *v);
+    return;
+  }
+  it->second->visitors.insert(v);
+  net::Spawn(ex_, Serve(it->second, std::move(v)), "visitor");
 }
 
 void SessionShard::StartTunnel(std::shared_ptr<TunnelCore> core, asio::ip::tcp::acceptor acceptor) {
@@ -187,9 +240,9 @@ asio::awaitable<bool> SessionShard::Admit(const TunnelShard& t, const Visitor& v
   co_return d.allowed();
 }
 
-void SessionShard::NotifyVisitorClosed(const TunnelShard& t, const Visitor& v) {
+void SessionShard::NotifyVisitorClosed(const TunnelCore& core, const Visitor& v) {
   if (!hooks_ || !hooks_->Subscribed(HookEvent::kVisitorDisconnect)) return;
-  const auto& info = t.core->info();
+  const auto& info = core.info();
   hook::v1::VisitorDisconnectRequest req;
   req.set_client_id(info.client_id);
   req.set_tunnel_id(info.tunnel_id);
@@ -210,11 +263,15 @@ asio::awaitable<void> SessionShard::Serve(std::shared_ptr<TunnelShard> t,
                                           std::shared_ptr<Visitor> v) {
   auto self = shared_from_this();
   const auto& info = t->core->info();
-  bool admitted = false;
+  bool admitted = v->moved_in;
   try {
-    admitted = co_await Admit(*t, *v);
+    if (!admitted) admitted = co_await Admit(*t, *v);
     if (admitted && v->conn->is_open()) {
-      v->link = co_await AcquireLink();
+      std::shared_ptr<SessionShard> move_to;
+      v->link = co_await AcquireLink(v->moved_in, &move_to);
+      if (!v->link && move_to && v->conn->is_open() && MoveVisitor(t, v, move_to)) {
+        co_return;  // served by `move_to` from now on
+      }
       if (!v->link) {
         log::Warn("visitor_dropped", "no data connection from the agent in time",
                   {{"tunnel_id", info.tunnel_id}, {"visitor", v->conn->peer()}});
@@ -258,7 +315,7 @@ asio::awaitable<void> SessionShard::Serve(std::shared_ptr<TunnelShard> t,
   t->visitors.erase(v);
   t->core->slot(worker_).visitors_closed.Add(1);
   active_->Dec();
-  if (admitted) NotifyVisitorClosed(*t, *v);
+  if (admitted) NotifyVisitorClosed(*t->core, *v);
 }
 
 }  // namespace reitunnel::server

@@ -32,6 +32,10 @@ struct ShardSettings {
   std::string client_id;
   // Links relay many visitors in turn ("framed_relay" agreed with the agent).
   bool framed = false;
+  // Links are plain or TLS TCP connections whose fd can move to another
+  // worker. WebSocket links keep user-space framing state bound to their
+  // worker: a visitor moves to the worker with an idle link instead.
+  bool links_movable = true;
   std::chrono::milliseconds data_connection_timeout{10000};
   uint32_t max_visitors_per_tunnel = 10000;
   // Cluster mode: visitors are served only while the port's cluster claim
@@ -55,7 +59,9 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
 
   // On this shard's worker:
   // A new or returning link. Goes to a waiting visitor here, else to a
-  // sibling with waiting visitors (the fd is handed over), else idles here.
+  // sibling with waiting visitors (the fd is handed over; or, for links
+  // that cannot move, it idles here and one of the sibling's visitors comes
+  // over), else idles here.
   void AddLink(Link link);
   // Starts relaying visitors of `core` accepted by `acceptor` (this
   // worker's socket of the tunnel's listener group).
@@ -82,6 +88,9 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
     Link link;
     net::RelayCounters counters;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    // Admitted on a sibling and moved here to meet an idle link: it is not
+    // admitted again.
+    bool moved_in = false;
   };
   struct TunnelShard {
     std::shared_ptr<TunnelCore> core;
@@ -93,8 +102,17 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
   asio::awaitable<void> AcceptLoop(std::shared_ptr<TunnelShard> t);
   asio::awaitable<void> Serve(std::shared_ptr<TunnelShard> t, std::shared_ptr<Visitor> v);
   asio::awaitable<bool> Admit(const TunnelShard& t, const Visitor& v);
-  asio::awaitable<Link> AcquireLink();
-  void NotifyVisitorClosed(const TunnelShard& t, const Visitor& v);
+  // A link for a visitor, or null: on timeout, or with *move_to set when the
+  // visitor should move to that sibling, which has an idle link that cannot
+  // come here. A visitor that moved here already (`moved_in`) only moves
+  // again when a sibling wakes it for a link it got.
+  asio::awaitable<Link> AcquireLink(bool moved_in, std::shared_ptr<SessionShard>* move_to);
+  void NotifyVisitorClosed(const TunnelCore& core, const Visitor& v);
+  // Moves a waiting visitor's connection to `to`; false if it cannot move.
+  bool MoveVisitor(const std::shared_ptr<TunnelShard>& t, const std::shared_ptr<Visitor>& v,
+                   const std::shared_ptr<SessionShard>& to);
+  // On this shard's worker: serves a visitor a sibling moved here.
+  void AdoptVisitor(std::shared_ptr<TunnelCore> core, std::shared_ptr<Visitor> v);
   // Moves one idle link of this shard to `to` (a sibling asked for it).
   void GiveLinkTo(const std::shared_ptr<SessionShard>& to);
   void HandOver(Link link, const std::shared_ptr<SessionShard>& to);

@@ -40,6 +40,9 @@ DEFAULT_TIMEOUT = float(os.environ.get("REITUNNEL_TEST_TIMEOUT", "30"))
 # several (--workers), so both the single-loop and the cross-worker paths
 # (fd hand-over, sharded pools) are exercised by every test.
 WORKERS = os.environ.get("REITUNNEL_TEST_WORKERS", "")
+# How agents reach servers: tcp, or a WebSocket link directly or through a
+# proxy (agent_link.py lists them); ctest runs relay and recovery per link.
+LINK = os.environ.get("REITUNNEL_TEST_LINK", "tcp")
 LOOPBACK = "127.0.0.1"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -432,6 +435,8 @@ class ServerProc(Proc):
 
     agent_addr = None
     agent_port = None
+    ws_addr = None
+    ws_port = None
     admin_addr = None
     admin_port = None
     port_range = None
@@ -966,13 +971,29 @@ class IntegrationTest(unittest.TestCase):
         self.addCleanup(s.close)
         return s
 
+    @property
+    def link(self):
+        """This test's agent link (agent_link.Link), from REITUNNEL_TEST_LINK."""
+        if getattr(self, "_link", None) is None:
+            import agent_link
+            self._link = agent_link.Link(sys.modules[__name__], self, LINK)
+        return self._link
+
+    def agent_address(self, server=None, *, agent_port=None, ws_port=None, host=None):
+        """The --server value that reaches `server` (or the given ports) over
+        this test's link, starting the proxy in between if there is one."""
+        if server is not None:
+            agent_port, ws_port = server.agent_port, server.ws_port
+        return self.link.agent_address(agent_port, ws_port, host=host)
+
     def start_server(self, *, token=None, ports=None, listen=f"{LOOPBACK}:0",
                      admin=f"{LOOPBACK}:0", config=None, use_config=True, extra_args=(),
-                     log_format="json", wait_ready=True, name="server", env=None):
+                     log_format="json", wait_ready=True, name="server", env=None, ws_port=0):
         """Starts reitunneld. By default writes a config file that binds
         public listeners to loopback only (public_bind_addr) merged with
         `config` (dict). Flags carry listen/admin/token/public-ports. `env`
-        adds to the process environment."""
+        adds to the process environment. With a WebSocket link the server
+        also listens for agents on ws_port (0: any)."""
         if ports is None:
             ports = self.port_range()
         tok = self.token if token is None else token
@@ -993,9 +1014,14 @@ class IntegrationTest(unittest.TestCase):
             cfg = deep_merge({"public_bind_addr": LOOPBACK}, config or {})
             path = self.write_config(f"{name}-{len(self.procs)}.yaml", cfg)
             argv.append(f"--config={path}")
+        argv.extend(self.link.server_args(ws_port))
         argv.extend(extra_args)
         p = self.spawn(ServerProc, name, argv, env=env)
         p.port_range = ports if isinstance(ports, PortRange) else None
+        if wait_ready and self.link.websocket:
+            ev = p.wait_for_event("ws_listener_ready")
+            p.ws_addr = ev["addr"]
+            p.ws_port = parse_addr(ev["addr"])[1]
         if wait_ready:
             ev = p.wait_for_event("agent_listener_ready")
             p.agent_addr = ev["addr"]
@@ -1009,9 +1035,11 @@ class IntegrationTest(unittest.TestCase):
                     log_format="json", wait_open=True, name="agent", server_addr=None):
         """Starts reitunnel. tunnels: iterable of (name, remote_port,
         local_port) tuples or raw --tunnel spec strings. If wait_open, waits
-        for a tunnel_open event for every tunnel and fills remote_ports."""
+        for a tunnel_open event for every tunnel and fills remote_ports.
+        server_addr: an explicit --server (agent_address() gives one for
+        this test's link)."""
         tok = self.token if token is None else token
-        addr = server_addr or (server.agent_addr if server is not None else None)
+        addr = server_addr or (self.agent_address(server) if server is not None else None)
         argv = [binary("reitunnel")]
         if addr is not None:
             argv.append(f"--server={addr}")
@@ -1032,6 +1060,8 @@ class IntegrationTest(unittest.TestCase):
         if config is not None:
             path = self.write_config(f"{name}-{len(self.procs)}.yaml", config)
             argv.append(f"--config={path}")
+        if addr is not None:
+            argv.extend(self.link.agent_args())
         argv.extend(extra_args)
         p = self.spawn(AgentProc, name, argv)
         p.remote_ports = {}

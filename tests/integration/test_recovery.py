@@ -66,7 +66,7 @@ class ServerRecoveryTest(h.IntegrationTest):
             server.terminate()
             self.assert_exits(server, 0)
         return self.start_server(ports=ports, listen=f"{h.LOOPBACK}:{agent_port}",
-                                 name="server2")
+                                 ws_port=server.ws_port or 0, name="server2")
 
     def test_server_kill9_restart_agent_restores_fixed_port(self):
         ports = self.port_range()
@@ -101,13 +101,14 @@ class ServerRecoveryTest(h.IntegrationTest):
 
     def test_agent_started_before_server_connects_when_it_appears(self):
         ports = self.port_range()
-        agent_port = h.unused_port()
+        agent_port, ws_port = h.unused_port(), h.unused_port()
         echo = self.start_echo()
         agent = self.start_agent(None, [("web", ports.low, echo.port)], wait_open=False,
-                                 server_addr=f"{h.LOOPBACK}:{agent_port}")
+                                 server_addr=self.agent_address(agent_port=agent_port,
+                                                                ws_port=ws_port))
         agent.wait_for_event("reconnecting")
         self.assert_alive(agent)
-        self.start_server(ports=ports, listen=f"{h.LOOPBACK}:{agent_port}")
+        self.start_server(ports=ports, listen=f"{h.LOOPBACK}:{agent_port}", ws_port=ws_port)
         self.assertEqual(agent.tunnel_port("web", timeout=60), ports.low)
         h.wait_tunnel_works(ports.low)
 
@@ -156,6 +157,28 @@ class HalfOpenTest(h.IntegrationTest):
         server.signal(signal.SIGCONT)
         new_port = agent.tunnel_port("web", timeout=60, since=mark)
         h.wait_tunnel_works(new_port)
+
+
+class ProxyRestartTest(h.IntegrationTest):
+    """Links through a proxy (REITUNNEL_TEST_LINK=*-tinyproxy, *-nginx): the
+    proxy dies with the control and data links through it, and the agent
+    comes back through the restarted proxy by itself."""
+
+    def test_proxy_restart_agent_reconnects_through_it(self):
+        if self.link.via is None:
+            self.skipTest(f"link {self.link.name} has no proxy in between")
+        server, agent, echo, port = self.setup_tunnel()
+        h.assert_tunnel_works(self, port, size=1024 * 1024)
+        client_id = agent.client_id
+        mark, smark = agent.event_mark(), server.event_mark()
+        self.link.restart_proxy()
+        agent.wait_for_event("disconnected", since=mark)
+        server.wait_for_event("agent_disconnected", lambda e: e.get("client_id") == client_id,
+                              since=smark)
+        new_port = agent.tunnel_port("web", timeout=45, since=mark)
+        h.wait_tunnel_works(new_port)
+        h.assert_tunnel_works(self, new_port, size=4 * 1024 * 1024)
+        self.assert_alive(agent)
 
 
 if __name__ == "__main__":

@@ -242,7 +242,7 @@ class RelayTest(h.IntegrationTest):
         echo = self.start_echo()
         server = self.start_server()
         agent = self.start_agent(None, [f"web=0:localhost:{echo.port}"],
-                                 server_addr=f"localhost:{server.agent_port}")
+                                 server_addr=self.agent_address(server, host="localhost"))
         port = agent.tunnel_port("web")
         h.assert_tunnel_works(self, port)
 

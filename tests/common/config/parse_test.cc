@@ -137,6 +137,24 @@ TEST(ParseTunnelSpecTest, AcceptsProductSyntax) {
   EXPECT_EQ(t->remote_port(), 65535u);
 }
 
+TEST(ParseTunnelSpecTest, TakesProxyProtocolOption) {
+  absl::StatusOr<v1::TunnelConfig> t = ParseTunnelSpec("web=0:127.0.0.1:8080,proxy_protocol=v2");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->local_addr(), "127.0.0.1:8080");
+  EXPECT_EQ(t->proxy_protocol(), "v2");
+  t = ParseTunnelSpec("web=0:[::1]:8080,proxy_protocol=v1");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->local_addr(), "[::1]:8080");
+  EXPECT_EQ(t->proxy_protocol(), "v1");
+  EXPECT_EQ(ParseTunnelSpec("web=0:h:1")->proxy_protocol(), "");
+
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("web=0:h:1,proxy_protocol=v3")),
+              HasSubstr("proxy_protocol must be v1 or v2"));
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("web=0:h:1,proxy_protocol")), HasSubstr("needs a value"));
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("web=0:h:1,color=red")),
+              HasSubstr("unknown tunnel option \"color\""));
+}
+
 TEST(ParseTunnelSpecTest, RejectsMalformed) {
   EXPECT_THAT(ErrorOf(ParseTunnelSpec("web")), HasSubstr("missing '='"));
   EXPECT_THAT(ErrorOf(ParseTunnelSpec("=1:h:1")), HasSubstr("invalid tunnel name"));

@@ -86,6 +86,34 @@ TEST(DataPoolTest, WaitersAreServedInArrivalOrder) {
   });
 }
 
+TEST(DataPoolTest, RedirectWakesTheOldestWaiterWithTheWorkerToGoTo) {
+  asio::io_context io;
+  RunOn(io, [&]() -> asio::awaitable<void> {
+    auto pool = std::make_shared<DataPool>(io.get_executor());
+    EXPECT_FALSE(pool->RedirectOneWaiter(1));  // nobody waits
+    int redirected[2] = {-2, -2};
+    Link got[2];
+    int done = 0;
+    auto waiter = [&](int i) -> asio::awaitable<void> {
+      got[i] = co_await pool->Acquire(30s, &redirected[i]);
+      ++done;
+    };
+    for (int i = 0; i < 2; ++i) net::Spawn(io, waiter(i), "waiter");
+    const std::function<bool()> both_waiting = [&] { return pool->waiting() == 2; };
+    CO_ASSERT_TRUE(co_await Eventually(both_waiting));
+    EXPECT_TRUE(pool->RedirectOneWaiter(3));
+    EXPECT_EQ(pool->waiting(), 1);
+    TestLink l = co_await MakeLink();
+    pool->Add(l.link);
+    const std::function<bool()> both_done = [&] { return done == 2; };
+    CO_ASSERT_TRUE(co_await Eventually(both_done));
+    EXPECT_EQ(got[0], nullptr);
+    EXPECT_EQ(redirected[0], 3);
+    EXPECT_EQ(got[1], l.link);
+    EXPECT_EQ(redirected[1], -1);
+  });
+}
+
 TEST(DataPoolTest, AcquireTimesOutWithNull) {
   asio::io_context io;
   RunOn(io, [&]() -> asio::awaitable<void> {

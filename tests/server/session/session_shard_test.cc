@@ -230,6 +230,73 @@ TEST_F(SessionShardTest, VisitorOnTheLinksOwnWorkerIsServedWithoutAHandOver) {
   EXPECT_TRUE(IsOpenOn(0, link));  // the same connection, back in the pool
 }
 
+// Links that cannot change threads (WebSocket): the visitor moves instead.
+class UnmovableLinksTest : public SessionShardTest {
+ protected:
+  void SetUp() override {
+    SessionShardTest::SetUp();
+    ShardSettings settings;
+    settings.client_id = "agent-1";
+    settings.framed = true;
+    settings.links_movable = false;
+    settings.data_connection_timeout = 10s;
+    MakeShards(settings);
+  }
+
+  // Opened where it was accepted, relayed and closed where the link is.
+  void ExpectMovedFromTo(int from, int to, uint64_t in, uint64_t out) {
+    auto& accepted = core_->slot(from);
+    auto& served = core_->slot(to);
+    EXPECT_TRUE(Eventually([&] { return served.visitors_closed.Get() == 1; }));
+    EXPECT_EQ(accepted.visitors_opened.Get(), 1u);
+    EXPECT_EQ(accepted.visitors_closed.Get(), 0u);
+    EXPECT_EQ(accepted.relay.plain_to_link.Get(), 0u);
+    EXPECT_EQ(served.visitors_opened.Get(), 0u);
+    EXPECT_EQ(served.relay.plain_to_link.Get(), in);
+    EXPECT_EQ(served.relay.link_to_plain.Get(), out);
+    EXPECT_TRUE(Eventually([&] { return active_.count() == 0; }));
+  }
+};
+
+TEST_F(UnmovableLinksTest, WaitingVisitorMovesToTheWorkerWhereTheLinkArrived) {
+  StartTunnelOn(0);
+  const uint16_t port = StartTunnelOn(1);
+  BlockingPeer visitor = BlockingPeer::Connect(port);
+  ASSERT_TRUE(visitor.ok());
+  ASSERT_TRUE(Eventually([&] { return shards_[1]->waiting_visitors() == 1; }));
+
+  Link link;
+  BlockingPeer agent = NewLink(0, &link);
+  AddLinkOn(0, link);
+  ASSERT_TRUE(visitor.SendAll("hello"));
+  visitor.ShutdownSend();
+  ServeAsAgent(agent, visitor.LocalAddr(), "hello", "world!");
+  EXPECT_EQ(visitor.RecvToEnd(), "world!");
+  ExpectMovedFromTo(1, 0, 5, 6);
+  EXPECT_TRUE(IsOpenOn(0, link));  // the link never left worker 0
+  EXPECT_TRUE(Eventually([&] { return shards_[0]->idle_links() == 1; }));
+  EXPECT_EQ(shards_[1]->waiting_visitors(), 0);
+}
+
+TEST_F(UnmovableLinksTest, VisitorGoesToASiblingWithAnIdleLink) {
+  Link link;
+  BlockingPeer agent = NewLink(0, &link);
+  AddLinkOn(0, link);
+  ASSERT_EQ(shards_[0]->idle_links(), 1);
+
+  StartTunnelOn(0);
+  const uint16_t port = StartTunnelOn(1);
+  BlockingPeer visitor = BlockingPeer::Connect(port);
+  ASSERT_TRUE(visitor.ok());
+  ASSERT_TRUE(visitor.SendAll("ping"));
+  visitor.ShutdownSend();
+  ServeAsAgent(agent, visitor.LocalAddr(), "ping", "pong");
+  EXPECT_EQ(visitor.RecvToEnd(), "pong");
+  ExpectMovedFromTo(1, 0, 4, 4);
+  EXPECT_EQ(requested_.load(), 0u);  // an idle link was there: no new one asked for
+  EXPECT_TRUE(IsOpenOn(0, link));
+}
+
 TEST_F(SessionShardTest, VisitorIsDroppedWhenNoLinkComesInTime) {
   ShardSettings settings;
   settings.client_id = "agent-1";
