@@ -16,6 +16,8 @@
 #   BENCH_HOOKS=0       skip the hook benchmarks (bench/hooks.sh)
 #   BENCH_HOOK_OPENS    tunnels of the burst agent in the open test (200)
 #   BENCH_HOOK_COLD     one-tunnel agents per round in the open test (100)
+#   BENCH_WS=1          also measure the tunnel over a WebSocket link (a second
+#                       agent on ws://) and print ws / tcp ratios
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +34,8 @@ TOKEN="bench-$RANDOM$RANDOM"
 BASELINES_ONLY=0
 HOOKS_ONLY=0
 HOOKS=${BENCH_HOOKS:-1}
+WS=${BENCH_WS:-0}
+WS_WHY=""
 
 for a in "$@"; do
   case "$a" in
@@ -260,24 +264,35 @@ done
 
 # --------------------------------------------------------------------- tunnel
 TUN=()
+TUNWS=()
 start_tunnel() {
   local ports base
-  mapfile -t ports < <("$PY" "$HELPER" ports 2)
+  mapfile -t ports < <("$PY" "$HELPER" ports 3)
   base=$("$PY" "$HELPER" portrange 8)
   TUN=($base $((base + 1)) $((base + 2)) $((base + 3)))
   log "starting reitunneld (agents :${ports[0]}, public ${base}-$((base + 7))) and reitunnel"
   start server "$BIN/reitunneld" --listen="127.0.0.1:${ports[0]}" \
-    --admin="127.0.0.1:${ports[1]}" --token="$TOKEN" \
+    --admin="127.0.0.1:${ports[1]}" --token="$TOKEN" --ws-listen="127.0.0.1:${ports[2]}" \
     --public-ports="$base-$((base + 7))" --public-bind-addr=127.0.0.1 --log-format=json
   wait_listen "${ports[0]}" 15 || { TUNNEL_WHY="reitunneld did not listen"; return 1; }
+  if ((WS)); then
+    # The same four sinks through a second agent whose link is WebSocket.
+    TUNWS=($((base + 4)) $((base + 5)) $((base + 6)) $((base + 7)))
+    start agentws "$BIN/reitunnel" --server="ws://127.0.0.1:${ports[2]}/reitunnel" \
+      --token="$TOKEN" \
+      --tunnel="iperf=${TUNWS[0]}:127.0.0.1:$SINK_IPERF" \
+      --tunnel="http=${TUNWS[1]}:127.0.0.1:$SINK_HTTP" \
+      --tunnel="ping=${TUNWS[2]}:127.0.0.1:$SINK_PING" \
+      --tunnel="echo=${TUNWS[3]}:127.0.0.1:$SINK_ECHO" --log-format=json
+  fi
   start agent "$BIN/reitunnel" --server="127.0.0.1:${ports[0]}" --token="$TOKEN" \
     --tunnel="iperf=${TUN[0]}:127.0.0.1:$SINK_IPERF" \
     --tunnel="http=${TUN[1]}:127.0.0.1:$SINK_HTTP" \
     --tunnel="ping=${TUN[2]}:127.0.0.1:$SINK_PING" \
     --tunnel="echo=${TUN[3]}:127.0.0.1:$SINK_ECHO" --log-format=json
   local p
-  for p in "${TUN[@]}"; do
-    wait_listen "$p" 20 || { TUNNEL_WHY="public port $p never opened (see $TMP/agent.log)"; return 1; }
+  for p in "${TUN[@]}" ${TUNWS[@]+"${TUNWS[@]}"}; do
+    wait_listen "$p" 20 || { TUNNEL_WHY="public port $p never opened (see $TMP/agent*.log)"; return 1; }
   done
   # The first visitor may wait for the data-connection pool; give it a moment.
   sleep 0.5
@@ -288,6 +303,7 @@ fi
 
 # ----------------------------------------------------------------- validation
 CONFIGS=(direct socat haproxy tunnel)
+((WS)) && CONFIGS+=(tunnelws)
 ((HOOKS_ONLY)) && CONFIGS=()
 declare -A PORT
 for i in 0 1 2 3; do
@@ -295,11 +311,12 @@ for i in 0 1 2 3; do
   PORT[socat,$i]=${SOCAT_A[i]}
   PORT[haproxy,$i]=${HAP_A[i]}
   ((TUNNEL_OK && !HOOKS_ONLY)) && PORT[tunnel,$i]=${TUN[i]}
+  ((TUNNEL_OK && !HOOKS_ONLY && WS)) && PORT[tunnelws,$i]=${TUNWS[i]}
 done
 configs_up() {  # the tunnel stays in the list once started, so a crash shows as ERR
   local c
   for c in ${CONFIGS[@]+"${CONFIGS[@]}"}; do
-    [[ $c == tunnel && -z ${PORT[tunnel,0]:-} ]] && continue
+    [[ $c == tunnel* && -z ${PORT[$c,0]:-} ]] && continue
     echo "$c"
   done
 }
@@ -307,6 +324,14 @@ configs_up() {  # the tunnel stays in the list once started, so a crash shows as
 log "validating every path (HTTP 1 KiB body, echo)"
 for c in $(configs_up); do
   n=$(curl -s -m 5 -o /dev/null -w '%{size_download}' "http://127.0.0.1:${PORT[$c,1]}/1k" || true)
+  if [[ $c == tunnelws ]]; then
+    if [[ $n != 1024 ]] ||
+       ! "$PY" "$HELPER" hold --port "${PORT[$c,3]}" --count 5 --timeout 10 </dev/null >/dev/null 2>"$TMP/validate-$c.err"; then
+      WS_WHY="the WebSocket tunnel failed validation (see $TMP/agentws.log)"
+      unset 'PORT[tunnelws,0]'
+    fi
+    continue
+  fi
   if [[ $n != 1024 ]]; then
     [[ $c == tunnel ]] || die "$c: HTTP through port ${PORT[$c,1]} returned $n bytes"
     TUNNEL_OK=0; TUNNEL_WHY="HTTP through the tunnel returned '$n' bytes instead of 1024"
@@ -399,6 +424,7 @@ tree_ticks() {  # CPU ticks of a process, its live descendants and its reaped ch
 relay_pids() {  # relay_pids CONFIG SINK_INDEX -> process groups, ":"-separated
   case $1 in
     tunnel) echo "$PID_server:$PID_agent" ;;
+    tunnelws) echo "$PID_server:$PID_agentws" ;;
     haproxy) echo "$PID_hapA $PID_hapB" ;;
     socat) local a="PID_socatA$2" b="PID_socatB$2"; echo "${!a} ${!b}" ;;
     hk_*) echo "${HK_GROUPS[${1#hk_}]:-}" ;;
@@ -599,6 +625,19 @@ RESULT="$TMP/result.txt"
   row "ping p99 us" p99 "" "" ""
   echo "$MEM_LINE"
   [[ -n $MEM_CTX ]] && echo "$MEM_CTX"
+  if ((WS)); then
+    echo
+    echo "agent link: plain TCP vs WebSocket (ws://, a second agent on the same server and sinks)"
+    if [[ -n $WS_WHY ]]; then
+      echo "  not measured: $WS_WHY"
+    else
+      printf '%-18s %10s %10s %8s\n' scenario tcp-link ws-link ws/tcp
+      for k in iperf ka close p50 p99; do
+        printf '%-18s %10s %10s %8s\n' "  $k" "${R[tunnel,$k]:-n/a}" "${R[tunnelws,$k]:-n/a}" \
+          "$(ratio "${R[tunnelws,$k]:-}" "${R[tunnel,$k]:-}")"
+      done
+    fi
+  fi
   echo
   echo "CPU during each measurement (last round): system busy % of all $(nproc) cores / relay % of one core"
   echo "(socat, haproxy: hop A + hop B; reitunnel: reitunneld+reitunnel) / sink % of one core"
