@@ -99,10 +99,11 @@ class ExampleTestCase(unittest.TestCase):
         request.metadata["tunnel_name"] = name
         return hook.stub.OnTunnelOpen(request, timeout=RPC_TIMEOUT)
 
-    def connect(self, hook, client_id="c1", labels=None):
+    def connect(self, hook, client_id="c1", labels=None, metadata=None):
         request = hook_pb2.ClientConnectRequest(client_id=client_id)
         request.metadata["remote_addr"] = "127.0.0.1:50000"
         request.metadata["agent_version"] = "0.1.0"
+        request.metadata.update(metadata or {})
         for k, v in (labels or {}).items():
             request.metadata["label." + k] = v
         return hook.stub.OnClientConnect(request, timeout=RPC_TIMEOUT)
@@ -207,6 +208,30 @@ class AuthHookTest(ExampleTestCase):
                           'tunnel name "admin" is reserved by policy')
         self.assertAllowed(self.open_tunnel(self.hook, "web-admin"))  # anchored at ^
         self.hook.next_event("tunnel_open", tunnel_name="admin", decision="deny")
+
+
+class AuthHookIdentityTest(ExampleTestCase):
+    def test_only_proven_identities_pass(self):
+        hook = self.start(os.path.join(BIN, "auth-hook"), "--allow-agent=web-1",
+                          "--allow-agent=db-7")
+        self.assertAllowed(self.connect(hook, metadata={"agent_id": "web-1",
+                                                        "auth": "agent_token"}))
+        self.assertDenied(self.connect(hook, "c2", metadata={"agent_id": "cache-2"}),
+                          'agent "cache-2" is not allowed')
+        # The same id sent with the shared token is only a claim.
+        self.assertDenied(self.connect(hook, "c3", metadata={"claimed_agent_id": "web-1",
+                                                             "auth": "shared_token"}),
+                          'agent id "web-1" was not proven (shared token): not allowed')
+        self.assertDenied(self.connect(hook, "c4"),
+                          "agent has no verified identity: not allowed")
+
+    def test_identity_and_label_rules_both_apply(self):
+        hook = self.start(os.path.join(BIN, "auth-hook"), "--allow-agent=web-1",
+                          "--allow-label=team=blue")
+        self.assertAllowed(self.connect(hook, labels={"team": "blue"},
+                                        metadata={"agent_id": "web-1"}))
+        self.assertEqual(self.connect(hook, "c2", labels={"team": "red"},
+                                      metadata={"agent_id": "web-1"}).decision, hook_pb2.DENY)
 
 
 class AuthHookPolicyFileTest(ExampleTestCase):

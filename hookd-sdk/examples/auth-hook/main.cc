@@ -2,10 +2,17 @@
 //
 //   auth-hook --listen=127.0.0.1:7100 --allow-label=team=blue
 //             --allow-ports=20000-20100 --deny-tunnel-name='^admin'
+//   auth-hook --listen=127.0.0.1:7100 --allow-agent=web-1 --allow-agent=db-7
 //
 // - OnClientConnect: with --allow-label (repeatable), an agent is allowed when
 //   it carries at least one of the listed labels; others are denied with the
-//   labels they would need. Without it every agent passes.
+//   labels they would need. Without it every agent passes. Labels are what an
+//   agent says about itself (unless the server's agents: list sets them):
+//   --allow-agent=ID (repeatable) is the rule that authenticates. Only an
+//   agent that proved one of these identities with its own token passes
+//   (metadata agent_id, which the server sets only then; claimed_agent_id,
+//   an id sent with the shared token, never counts). Both rules apply when
+//   both are given.
 // - OnTunnelOpen: a requested public port outside --allow-ports is denied
 //   (port 0, "server picks", is allowed); a tunnel name matching any
 //   --deny-tunnel-name (RE2 syntax, searched anywhere in the name: anchor
@@ -43,6 +50,7 @@ using hookd::examples::JsonLine;
 namespace {
 
 struct Policy {
+  std::vector<std::string> allow_agents;
   std::vector<std::pair<std::string, std::string>> allow_labels;
   bool has_port_range = false;
   uint32_t port_low = 0;
@@ -57,7 +65,10 @@ absl::Status ApplyFlag(absl::string_view arg, Policy& policy, std::vector<std::s
   std::pair<std::string, std::string> kv = absl::StrSplit(arg, absl::MaxSplits('=', 1));
   const std::string& name = kv.first;
   const std::string& value = kv.second;
-  if (name == "allow-label") {
+  if (name == "allow-agent") {
+    if (value.empty()) return absl::InvalidArgumentError("--allow-agent: want an agent id");
+    policy.allow_agents.push_back(value);
+  } else if (name == "allow-label") {
     std::pair<std::string, std::string> label = absl::StrSplit(value, absl::MaxSplits('=', 1));
     if (label.first.empty() || value.find('=') == std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat("--allow-label=", value, ": want KEY=VALUE"));
@@ -110,7 +121,8 @@ class AuthHook : public hookd::Hook {
   explicit AuthHook(Policy policy) : policy_(std::move(policy)) {}
 
   absl::Status OnClientConnect(const hookd::ClientConnectRequest& request) override {
-    absl::Status decision = CheckLabels(request.metadata());
+    absl::Status decision = CheckIdentity(request.metadata());
+    if (decision.ok()) decision = CheckLabels(request.metadata());
     Log("client_connect", request.client_id(), "", decision);
     return decision;
   }
@@ -122,6 +134,24 @@ class AuthHook : public hookd::Hook {
   }
 
  private:
+  absl::Status CheckIdentity(const hookd::Metadata& metadata) const {
+    if (policy_.allow_agents.empty()) return hookd::Allow();
+    auto verified = metadata.find("agent_id");
+    if (verified != metadata.end() &&
+        std::find(policy_.allow_agents.begin(), policy_.allow_agents.end(), verified->second) !=
+            policy_.allow_agents.end()) {
+      return hookd::Allow();
+    }
+    if (verified != metadata.end()) {
+      return hookd::Deny(absl::StrCat("agent \"", verified->second, "\" is not allowed"));
+    }
+    auto claimed = metadata.find("claimed_agent_id");
+    return hookd::Deny(claimed != metadata.end()
+                           ? absl::StrCat("agent id \"", claimed->second,
+                                          "\" was not proven (shared token): not allowed")
+                           : std::string("agent has no verified identity: not allowed"));
+  }
+
   absl::Status CheckLabels(const hookd::Metadata& metadata) const {
     if (policy_.allow_labels.empty()) return hookd::Allow();
     for (const auto& [key, value] : policy_.allow_labels) {
@@ -171,6 +201,7 @@ class AuthHook : public hookd::Hook {
 
 constexpr char kUsage[] =
     "usage: auth-hook [flags]\n"
+    "  --allow-agent=ID           allow only agents that proved this identity (repeatable)\n"
     "  --allow-label=KEY=VALUE    allow agents carrying this label (repeatable; any matches)\n"
     "  --allow-ports=LOW-HIGH     deny tunnels asking for a public port outside the range\n"
     "  --deny-tunnel-name=REGEX   deny tunnels whose name matches (repeatable)\n"
