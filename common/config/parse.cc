@@ -182,7 +182,15 @@ absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_
   const std::string_view name = s.substr(0, eq);
   if (!IsValidTunnelName(name))
     return Invalid(absl::StrCat("invalid tunnel name (", kNameRule, ")"));
-  const std::string_view rest = s.substr(eq + 1);
+  std::string_view rest = s.substr(eq + 1);
+  // An optional kind: "tcp:" is the default and may be written out.
+  if (rest.substr(0, 4) == "tcp:") rest.remove_prefix(4);
+  for (std::string_view kind : {"udp:", "http:", "tls:"}) {
+    if (rest.substr(0, kind.size()) == kind) {
+      return Invalid(absl::StrCat(std::string(kind.substr(0, kind.size() - 1)),
+                                  " tunnels are not supported by this version (only tcp)"));
+    }
+  }
   const std::size_t colon = rest.find(':');
   if (colon == std::string_view::npos) {
     return Invalid(absl::StrCat("missing local address (", kTunnelSyntax, ")"));

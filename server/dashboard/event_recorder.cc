@@ -11,9 +11,11 @@ struct EventRecorder::State {
   explicit State(std::shared_ptr<EventLog> l) : log(std::move(l)) {}
   std::shared_ptr<EventLog> log;
   std::mutex mu;
-  bool want = false;             // mu
+  bool want = false;             // mu: visitor events too
+  bool stopped = false;          // mu: nothing any more
   Clock::time_point last_touch;  // mu
   int observer = 0;              // control executor only
+  bool observer_has_visitors = false;  // control executor only
 };
 
 EventRecorder::EventRecorder(asio::any_io_executor control, HookDispatcher* hooks,
@@ -21,13 +23,18 @@ EventRecorder::EventRecorder(asio::any_io_executor control, HookDispatcher* hook
     : control_(std::move(control)),
       hooks_(hooks),
       idle_(idle),
-      state_(std::make_shared<State>(std::move(log))) {}
+      state_(std::make_shared<State>(std::move(log))) {
+  if (hooks_) {
+    state_->log->SetRecordingSince(std::chrono::system_clock::now());
+    Post();
+  }
+}
 
 EventRecorder::~EventRecorder() {
+  if (!hooks_) return;
   {
     std::lock_guard<std::mutex> l(state_->mu);
-    if (!state_->want) return;
-    state_->want = false;
+    state_->stopped = true;
   }
   Post();
 }
@@ -57,31 +64,38 @@ bool EventRecorder::wants_events() const {
 }
 
 void EventRecorder::Post() {
-  // Whichever post runs last sees the final `want`: attach and detach may be
-  // queued in either order without leaving a stray observer.
+  // Whichever post runs last sees the final state: swaps may be queued in
+  // either order without leaving a stray observer.
   asio::post(control_, [hooks = hooks_, state = state_] {
-    bool want;
+    bool want, stopped;
     {
       std::lock_guard<std::mutex> l(state->mu);
       want = state->want;
+      stopped = state->stopped;
     }
-    if (want && state->observer == 0) {
-      std::weak_ptr<EventLog> weak = state->log;
-      state->observer = hooks->AddObserver(
-          [weak](HookEvent e, const google::protobuf::Message& m, const HookDecision& d) {
-            auto log = weak.lock();
-            if (!log) return;
-            admin::v1::Event ev;
-            if (EventFromHook(e, m, d, &ev)) log->Append(std::move(ev));
-          });
-      state->log->SetRecordingSince(std::chrono::system_clock::now());
-      log::Info("dashboard_events_recording", "dashboard event recording on");
-    } else if (!want && state->observer != 0) {
+    const bool keep = !stopped && state->observer != 0 && state->observer_has_visitors == want;
+    if (keep) return;
+    if (state->observer != 0) {
       hooks->RemoveObserver(state->observer);
       state->observer = 0;
-      state->log->SetRecordingSince(std::nullopt);
-      log::Info("dashboard_events_idle", "dashboard event recording off (no viewer)");
+      if (state->observer_has_visitors) {
+        log::Info("dashboard_events_idle",
+                  "dashboard visitor-event recording off (no viewer); agent and tunnel events "
+                  "are still recorded");
+      }
     }
+    if (stopped) return;
+    std::weak_ptr<EventLog> weak = state->log;
+    state->observer = hooks->AddObserver(
+        [weak](HookEvent e, const google::protobuf::Message& m, const HookDecision& d) {
+          auto log = weak.lock();
+          if (!log) return;
+          admin::v1::Event ev;
+          if (EventFromHook(e, m, d, &ev)) log->Append(std::move(ev));
+        },
+        /*visitor_events=*/want);
+    state->observer_has_visitors = want;
+    if (want) log::Info("dashboard_events_recording", "dashboard visitor-event recording on");
   });
 }
 

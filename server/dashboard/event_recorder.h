@@ -1,12 +1,14 @@
 #pragma once
 
-// Feeds the EventLog from the hook dispatcher's observer API while someone
-// uses the dashboard. An observer makes the data plane build a request per
-// visitor even when no hook wants visitor events (as `events watch` does),
-// so it is attached on the first authenticated request and detached after
-// `idle` without one, instead of for the process's life. AddObserver and
-// RemoveObserver run on the control executor, as the dispatcher requires;
-// Touch and DetachIfIdle may be called from any thread.
+// Feeds the EventLog from the hook dispatcher's observer API. Agent and
+// tunnel events are recorded from the start, so an operator who opens the
+// dashboard after an incident sees what happened. Visitor events need an
+// observer that makes the data plane build a request per visitor even when
+// no hook wants them (as `events watch` does), so that one replaces the
+// lifecycle-only observer on the first authenticated request and is
+// swapped back after `idle` without one. AddObserver and RemoveObserver run
+// on the control executor, as the dispatcher requires; Touch and
+// DetachIfIdle may be called from any thread.
 
 #include <chrono>
 #include <memory>
@@ -34,11 +36,12 @@ class EventRecorder {
 
   void Touch(Clock::time_point now);
   void DetachIfIdle(Clock::time_point now);
+  // Whether visitor events are being recorded (a viewer is there).
   bool wants_events() const;
 
  private:
   struct State;
-  // Makes the observer match `want`, on the control executor.
+  // Makes the observer match `want` (and `stopped`), on the control executor.
   void Post();
 
   asio::any_io_executor control_;

@@ -235,25 +235,40 @@ void HookDispatcher::RecomputeSubscribed() {
   }
 }
 
-int HookDispatcher::AddObserver(Observer o) {
+int HookDispatcher::AddObserver(Observer o, bool visitor_events) {
   int id = ++next_observer_;
-  observers_[id] = std::move(o);
-  observers_count_.store(static_cast<int>(observers_.size()));
+  observers_[id] = ObserverEntry{std::move(o), visitor_events};
+  CountObservers();
   return id;
 }
 
 void HookDispatcher::RemoveObserver(int id) {
   observers_.erase(id);
+  CountObservers();
+}
+
+void HookDispatcher::CountObservers() {
+  int visitor = 0;
+  for (const auto& [_, o] : observers_) visitor += o.visitor_events ? 1 : 0;
   observers_count_.store(static_cast<int>(observers_.size()));
+  visitor_observers_count_.store(visitor);
 }
 
 void HookDispatcher::Observe(HookEvent e, std::shared_ptr<const google::protobuf::Message> msg,
                              const HookDecision& d) {
-  if (e == HookEvent::kData || observers_count_.load(std::memory_order_relaxed) == 0) return;
-  asio::post(ex_, [this, e, msg, d] {
+  if (e == HookEvent::kData) return;
+  const bool visitor_event = !::reitunnel::hooks::Info(e).default_subscribed;
+  if ((visitor_event ? visitor_observers_count_ : observers_count_)
+          .load(std::memory_order_relaxed) == 0) {
+    return;
+  }
+  asio::post(ex_, [this, e, msg, d, visitor_event] {
     // Copy: an observer may remove itself while being called.
     auto observers = observers_;
-    for (auto& [_, o] : observers) o(e, *msg, d);
+    for (auto& [_, o] : observers) {
+      if (visitor_event && !o.visitor_events) continue;
+      o.fn(e, *msg, d);
+    }
   });
 }
 

@@ -70,8 +70,10 @@ class HookDispatcher {
   // aggregation, otherwise.
   bool Subscribed(HookEvent e) const {
     int i = static_cast<int>(e);
-    return subscribed_[i].load(std::memory_order_relaxed) ||
-           (e != HookEvent::kData && observers_count_.load(std::memory_order_relaxed) > 0);
+    if (subscribed_[i].load(std::memory_order_relaxed)) return true;
+    if (e == HookEvent::kData) return false;
+    return (::reitunnel::hooks::Info(e).default_subscribed ? observers_count_ : visitor_observers_count_)
+               .load(std::memory_order_relaxed) > 0;
   }
   bool empty() const { return hooks_.empty(); }
 
@@ -110,11 +112,14 @@ class HookDispatcher {
   void Start();
 
   // Watchers of lifecycle events (admin WatchEvents), on the control
-  // executor, after a blocking event was decided.
+  // executor, after a blocking event was decided. Visitor events only go
+  // to observers added with `visitor_events` (while one exists the data
+  // plane builds a request per visitor; agent and tunnel events are rare
+  // enough to watch for the process's life).
   using Observer = std::function<void(HookEvent, const google::protobuf::Message&,
                                       const HookDecision&)>;
-  int AddObserver(Observer o);     // control executor
-  void RemoveObserver(int id);     // control executor
+  int AddObserver(Observer o, bool visitor_events = true);  // control executor
+  void RemoveObserver(int id);                              // control executor
   // The settings in force (a copy: SIGHUP may change the strategy).
   config::v1::HookSettings settings() const;
 
@@ -201,8 +206,14 @@ class HookDispatcher {
   hook::v1::ServerInfo server_info_;  // guarded by info_mu_
   std::vector<std::shared_ptr<HookState>> hooks_;
   std::atomic<bool> subscribed_[kHookEventCount] = {};
-  std::map<int, Observer> observers_;  // control executor
+  struct ObserverEntry {
+    Observer fn;
+    bool visitor_events = true;
+  };
+  void CountObservers();
+  std::map<int, ObserverEntry> observers_;  // control executor
   std::atomic<int> observers_count_{0};
+  std::atomic<int> visitor_observers_count_{0};
   int next_observer_ = 0;
   std::map<std::string, OpenTunnel> open_tunnels_;  // control executor, by tunnel id
   asio::steady_timer flush_timer_;

@@ -137,6 +137,17 @@ TEST(ParseTunnelSpecTest, AcceptsProductSyntax) {
   EXPECT_EQ(t->remote_port(), 65535u);
 }
 
+TEST(ParseTunnelSpecTest, TcpKindMayBeWrittenOut) {
+  absl::StatusOr<v1::TunnelConfig> t = ParseTunnelSpec("web=tcp:20080:127.0.0.1:8080");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->remote_port(), 20080u);
+  EXPECT_EQ(t->local_addr(), "127.0.0.1:8080");
+  EXPECT_EQ(ErrorOf(ParseTunnelSpec("dns=udp:53:127.0.0.1:53")),
+            "udp tunnels are not supported by this version (only tcp)");
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("site=http:app.example.com:127.0.0.1:80")),
+              HasSubstr("http tunnels are not supported"));
+}
+
 TEST(ParseTunnelSpecTest, TakesProxyProtocolOption) {
   absl::StatusOr<v1::TunnelConfig> t = ParseTunnelSpec("web=0:127.0.0.1:8080,proxy_protocol=v2");
   ASSERT_TRUE(t.ok()) << t.status();

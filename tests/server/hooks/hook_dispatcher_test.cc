@@ -309,6 +309,42 @@ TEST(HookDispatcherTest, NotificationsAndBatchesAreDeliveredInOrder) {
   EXPECT_EQ(h.fakes[0]->batches()[0].sequence(), 1u);
 }
 
+TEST(HookDispatcherTest, ObserversSeeVisitorEventsOnlyWhenTheyAskForThem) {
+  Harness h;
+  h.Build({});
+  auto* d = h.dispatcher.get();
+  EXPECT_FALSE(d->Subscribed(HookEvent::kClientDisconnect));
+  std::vector<HookEvent> lifecycle, all;
+  const int quiet = d->AddObserver(
+      [&](HookEvent e, const google::protobuf::Message&, const HookDecision&) {
+        lifecycle.push_back(e);
+      },
+      /*visitor_events=*/false);
+  // Cheap to watch for ever: the data plane still builds no visitor requests.
+  EXPECT_TRUE(d->Subscribed(HookEvent::kClientDisconnect));
+  EXPECT_FALSE(d->Subscribed(HookEvent::kVisitorConnect));
+  EXPECT_FALSE(d->Subscribed(HookEvent::kVisitorDisconnect));
+  EXPECT_FALSE(d->Subscribed(HookEvent::kData));
+
+  const int full = d->AddObserver(
+      [&](HookEvent e, const google::protobuf::Message&, const HookDecision&) {
+        all.push_back(e);
+      });
+  EXPECT_TRUE(d->Subscribed(HookEvent::kVisitorDisconnect));
+  d->Notify(HookEvent::kVisitorDisconnect, hv1::VisitorDisconnectRequest());
+  d->Notify(HookEvent::kClientDisconnect, hv1::ClientDisconnectRequest());
+  h.RunUntil([&] { return all.size() == 2; });
+  EXPECT_EQ(all, (std::vector<HookEvent>{HookEvent::kVisitorDisconnect,
+                                          HookEvent::kClientDisconnect}));
+  EXPECT_EQ(lifecycle, std::vector<HookEvent>{HookEvent::kClientDisconnect});
+
+  d->RemoveObserver(full);
+  EXPECT_FALSE(d->Subscribed(HookEvent::kVisitorDisconnect));
+  EXPECT_TRUE(d->Subscribed(HookEvent::kTunnelClose));
+  d->RemoveObserver(quiet);
+  EXPECT_FALSE(d->Subscribed(HookEvent::kTunnelClose));
+}
+
 TEST(HookDispatcherTest, TransientFailuresAreRetriedInOrder) {
   Harness h;
   h.Build({"fail_closed"});

@@ -225,6 +225,9 @@ async function main() {
     check(await page.locator("#events-empty").isHidden(), "the event list is not empty");
     check((await page.locator("#events-note").innerText()).includes("recording since"),
           "the event panel says it is recording");
+    // The agent connected before anyone opened the dashboard: still listed.
+    check(await page.locator(`#events li[data-type="client_connect"]`).count() >= 1,
+          "the agent's connect, from before the first viewer, is in the event list");
     visitorsStop = true;
     const n = await visitorsLoop;
     check(n >= 1, `${n} visitor(s) went through the tunnel`);
@@ -236,6 +239,14 @@ async function main() {
       return c.width > 0 && c.height > 0;
     });
     check(true, "the throughput chart is drawn");
+
+    step = "layout";
+    const overflowing = await page.evaluate(() =>
+      [...document.querySelectorAll(".table-wrap")]
+        .filter((w) => w.scrollWidth > w.clientWidth + 1)
+        .map((w) => (w.querySelector("table") || {}).id));
+    check(overflowing.length === 0,
+          `no table needs a horizontal scrollbar at 1440 px (too wide: ${overflowing.join(", ") || "none"})`);
 
     // --- screenshot -------------------------------------------------------
     step = "screenshot";
