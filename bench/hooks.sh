@@ -10,8 +10,10 @@
 #                 (`reitunnelctl events watch -o json`, ns timestamps)
 #   throughput    audit-hook via --hook (every event but visitor ones: data
 #                 batches flushed every second), iperf3 one stream
-#   new conn/s    minimal-hook subscribed to visitor_connect only (config
-#                 file), wrk with Connection: close
+#   new conn/s    a second audit-hook subscribed to visitor_connect only
+#                 (config file; the server refuses a subscription the hook
+#                 does not implement, and minimal-hook has only
+#                 OnTunnelOpen), wrk with Connection: close
 # Sets HOOKS_TABLE (text appended to the results) and HOOKS_CPU.
 
 HK_OPENS=${BENCH_HOOK_OPENS:-200}        # tunnels of the burst agent
@@ -124,13 +126,13 @@ print("calls %s, errors %s, latency_p50_ms %s, latency_p99_ms %s" % (
 
 # ------------------------------------------------ throughput and new conn/s
 # Three servers with one agent each (iperf + http tunnels): no hook,
-# audit-hook via --hook (data-subscribed), minimal-hook on visitor_connect.
+# audit-hook via --hook (data-subscribed), audit-hook on visitor_connect.
 hk_relay() {
   local ports range base arm i
   mapfile -t ports < <("$PY" "$HELPER" ports 8)
   base=$("$PY" "$HELPER" portrange 6)
   hk_hook hk_hook_data audit-hook "${ports[6]}" || return 1
-  hk_hook hk_hook_visit minimal-hook "${ports[7]}" || return 1
+  hk_hook hk_hook_visit audit-hook "${ports[7]}" || return 1
   cat >"$TMP/hk-visit.yaml" <<EOF
 hooks:
   - name: v

@@ -178,7 +178,19 @@ asio::awaitable<void> PumpIn(BufferedStream& link, Conn* tcp, Conn* plain, Relay
     auto block = rio::TakeBlock();
     size_t n;
     try {
-      n = co_await link.ReadSome(asio::buffer(block->data(), rio::kBlockSize));
+      if (tcp && !link.has_buffered_input()) {
+        // Straight from the socket, and the block goes back while the link
+        // is quiet: an idle visitor holds no 64 KiB buffer.
+        const ssize_t got = rio::TryRecv(tcp->socket(), block->data(), rio::kBlockSize);
+        if (got < 0) {
+          rio::GiveBlock(std::move(block));
+          co_await rio::WaitRead(tcp->socket());
+          continue;
+        }
+        n = static_cast<size_t>(got);
+      } else {
+        n = co_await link.ReadSome(asio::buffer(block->data(), rio::kBlockSize));
+      }
     } catch (const std::system_error& e) {
       sh.link_failed = true;
       throw LinkError(std::string("data connection read failed: ") + e.what());
