@@ -41,7 +41,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # them measure TSan), the dashboard's browser test (no data plane) and the
 # WebSocket links but plain ws (it covers the server's cross-worker path for
 # links that cannot change threads; TLS or a proxy in between adds nothing
-# there).
+# there), and per-agent identities: protobuf's MapFieldBase has two extra
+# members when compiled with -fsanitize=thread (map_field.h), so our
+# instrumented code and Debian's uninstrumented libprotobuf disagree on the
+# layout of map fields that reflection fills (agents[].labels in a config
+# file), and the TSan build cannot load such a config.
 if [ "${SKIP_TSAN:-0}" != 1 ]; then
   phase "TSan build and integration suite"
   TSAN_BUILD_DIR=${TSAN_BUILD_DIR:-build-tsan}
@@ -54,7 +58,7 @@ if [ "${SKIP_TSAN:-0}" != 1 ]; then
   export REITUNNEL_TEST_TIMEOUT=${REITUNNEL_TEST_TIMEOUT:-60}
   (cd "$TSAN_BUILD_DIR" &&
     ctest --output-on-failure -j "$JOBS" -L integration \
-      -E '^integration\.(cluster|flood|load)$|\.w1$|^dashboard\.|^integration\.link\.(wss|.*-)')
+      -E '^integration\.(cluster|flood|load)$|\.w1$|^dashboard\.|^integration\.link\.(wss|.*-)|^integration\.identities')
 fi
 
 # Every fuzz target of fuzz/ briefly, in its own clang build (build-fuzz); a

@@ -50,8 +50,16 @@ struct DecideCall : HookCompletionQueue::Tag {
   grpc::Status status;
   std::unique_ptr<grpc::ClientAsyncResponseReader<hv1::DecisionResponse>> reader;
   HookClient::DecisionCallback done;
+  // Held by the starting thread across StartCall and Finish, taken by Done:
+  // a call that fails at once can complete on the queue's thread while the
+  // starter is still inside Finish. gRPC orders the two internally, out of
+  // ThreadSanitizer's sight (uninstrumented library; Publish covers what
+  // was written before the hand-off, not what Finish reads after it); the
+  // mutex makes the order visible at the cost of one uncontended lock.
+  std::mutex starting;
 
   void Done(bool) override {
+    { std::lock_guard<std::mutex> l(starting); }
     core->Untrack(&ctx);
     done(status, std::move(resp));
     delete this;
@@ -258,6 +266,7 @@ void GrpcHookClient::Decide(HookEvent event, const google::protobuf::Message& re
   }
   core_->Track(&call->ctx);
   HookCompletionQueue::Publish(call);
+  std::lock_guard<std::mutex> l(call->starting);
   call->reader->StartCall();
   call->reader->Finish(&call->resp, &call->status, call);
 }
