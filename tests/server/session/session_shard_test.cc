@@ -148,6 +148,16 @@ class SessionShardTest : public ::testing::Test {
                               ChunkHeader(net::kChunkEnd)));
   }
 
+  // The visitor sends `request` and half-closes; the agent answers `reply`,
+  // which the visitor reads to its end.
+  void Exchange(BlockingPeer& visitor, BlockingPeer& agent, const std::string& request,
+                const std::string& reply) {
+    ASSERT_TRUE(visitor.SendAll(request));
+    visitor.ShutdownSend();
+    ServeAsAgent(agent, visitor.LocalAddr(), request, reply);
+    EXPECT_EQ(visitor.RecvToEnd(), reply);
+  }
+
   void ExpectRelayedOn(int w, uint64_t in, uint64_t out) {
     auto& here = core_->slot(w);
     auto& there = core_->slot(1 - w);
@@ -204,10 +214,7 @@ TEST_F(SessionShardTest, VisitorWithoutIdleLinksTakesOneFromASibling) {
   const uint16_t port = StartTunnelOn(1);
   BlockingPeer visitor = BlockingPeer::Connect(port);
   ASSERT_TRUE(visitor.ok());
-  ASSERT_TRUE(visitor.SendAll("ping"));
-  visitor.ShutdownSend();
-  ServeAsAgent(agent, visitor.LocalAddr(), "ping", "pong");
-  EXPECT_EQ(visitor.RecvToEnd(), "pong");
+  Exchange(visitor, agent, "ping", "pong");
   ExpectRelayedOn(1, 4, 4);
   EXPECT_FALSE(IsOpenOn(0, link));
   EXPECT_EQ(shards_[0]->idle_links(), 0);
@@ -221,10 +228,7 @@ TEST_F(SessionShardTest, VisitorOnTheLinksOwnWorkerIsServedWithoutAHandOver) {
   Link link;
   BlockingPeer agent = NewLink(0, &link);
   AddLinkOn(0, link);
-  ASSERT_TRUE(visitor.SendAll("abc"));
-  visitor.ShutdownSend();
-  ServeAsAgent(agent, visitor.LocalAddr(), "abc", "defg");
-  EXPECT_EQ(visitor.RecvToEnd(), "defg");
+  Exchange(visitor, agent, "abc", "defg");
   ExpectRelayedOn(0, 3, 4);
   EXPECT_TRUE(Eventually([&] { return shards_[0]->idle_links() == 1; }));
   EXPECT_TRUE(IsOpenOn(0, link));  // the same connection, back in the pool
@@ -268,10 +272,7 @@ TEST_F(UnmovableLinksTest, WaitingVisitorMovesToTheWorkerWhereTheLinkArrived) {
   Link link;
   BlockingPeer agent = NewLink(0, &link);
   AddLinkOn(0, link);
-  ASSERT_TRUE(visitor.SendAll("hello"));
-  visitor.ShutdownSend();
-  ServeAsAgent(agent, visitor.LocalAddr(), "hello", "world!");
-  EXPECT_EQ(visitor.RecvToEnd(), "world!");
+  Exchange(visitor, agent, "hello", "world!");
   ExpectMovedFromTo(1, 0, 5, 6);
   EXPECT_TRUE(IsOpenOn(0, link));  // the link never left worker 0
   EXPECT_TRUE(Eventually([&] { return shards_[0]->idle_links() == 1; }));
@@ -288,10 +289,7 @@ TEST_F(UnmovableLinksTest, VisitorGoesToASiblingWithAnIdleLink) {
   const uint16_t port = StartTunnelOn(1);
   BlockingPeer visitor = BlockingPeer::Connect(port);
   ASSERT_TRUE(visitor.ok());
-  ASSERT_TRUE(visitor.SendAll("ping"));
-  visitor.ShutdownSend();
-  ServeAsAgent(agent, visitor.LocalAddr(), "ping", "pong");
-  EXPECT_EQ(visitor.RecvToEnd(), "pong");
+  Exchange(visitor, agent, "ping", "pong");
   ExpectMovedFromTo(1, 0, 4, 4);
   EXPECT_EQ(requested_.load(), 0u);  // an idle link was there: no new one asked for
   EXPECT_TRUE(IsOpenOn(0, link));
