@@ -31,7 +31,26 @@ say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 AGENT_PORT=$(free_port); ADMIN_PORT=$(free_port); HTTP_PORT=$(free_port)
 AUDIT_PORT=$(free_port); AUTH_PORT=$(free_port)
-PUBLIC_LOW=$(( (RANDOM % 20000) + 30000 )); PUBLIC_HIGH=$((PUBLIC_LOW + 20))
+# The public range comes from below the kernel's ephemeral range, so no
+# outgoing connection (hooks, curl, the agent's own links) can be holding a
+# port of it when the tunnel binds; each port is checked free.
+PUBLIC_LOW=$(/usr/bin/python3 -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(200):
+    base = random.randrange(10000, max(10001, low - 21))
+    if all(free(p) for p in range(base, base + 21)):
+        print(base); break
+')
+PUBLIC_HIGH=$((PUBLIC_LOW + 20))
 export REITUNNEL_TOKEN=demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export REITUNNEL_ADMIN=127.0.0.1:$ADMIN_PORT REITUNNEL_ADMIN_TOKEN=$REITUNNEL_TOKEN
 
