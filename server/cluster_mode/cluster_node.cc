@@ -1,7 +1,6 @@
 #include "server/cluster_mode/cluster_node.h"
 
 #include <algorithm>
-#include <netdb.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -19,34 +18,10 @@
 #include "server/cluster/etcd/etcd_client.h"
 #include "server/cluster/lease_session.h"
 #include "server/cluster/membership.h"
+#include "server/cluster_mode/announced_address.h"
 
 namespace reitunnel::server {
 namespace {
-
-// Peers dial the addresses a replica announces; a wildcard bind address
-// (0.0.0.0:7001 in a pod) would make them dial themselves, so it is
-// replaced by the address this host's name resolves to (a pod's IP in
-// Kubernetes). Anything else is announced as given.
-std::string AnnouncedAddress(const std::string& bound) {
-  const size_t colon = bound.rfind(':');
-  if (colon == std::string::npos) return bound;
-  const std::string host = bound.substr(0, colon);
-  if (host != "0.0.0.0" && host != "[::]" && host != "::" && !host.empty()) return bound;
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return bound;
-  addrinfo hints{};
-  hints.ai_family = host == "0.0.0.0" ? AF_INET : AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(name, nullptr, &hints, &res) != 0 || res == nullptr) return bound;
-  char ip[NI_MAXHOST] = {};
-  const int rc = getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof(ip), nullptr, 0,
-                             NI_NUMERICHOST);
-  const bool v6 = res->ai_family == AF_INET6;
-  freeaddrinfo(res);
-  if (rc != 0) return bound;
-  return absl::StrCat(v6 ? "[" : "", ip, v6 ? "]" : "", bound.substr(colon));
-}
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
