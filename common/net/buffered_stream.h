@@ -39,6 +39,9 @@ class BufferedStream final : public transport::Stream {
   void Unread(const char* p, size_t n);
 
   const std::shared_ptr<transport::Stream>& inner() const { return inner_; }
+  // Memory the read-ahead holds; none beyond the string's inline storage
+  // once drained (pooled links are idle most of the time).
+  size_t reserved_bytes() const { return buf_.capacity(); }
 
  private:
   bool buffered() const { return pos_ < buf_.size(); }
