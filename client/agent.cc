@@ -6,6 +6,7 @@
 #include "asio/experimental/as_tuple.hpp"
 #include "asio/use_awaitable.hpp"
 #include "client/data_link.h"
+#include "client/routed_request.h"
 #include "common/log/log.h"
 #include "common/net/deadline.h"
 #include "common/net/spawn.h"
@@ -30,7 +31,7 @@ std::string CodeName(wire::v1::RefusalCode code) {
 
 // A refused tunnel that may open later without anyone changing the config.
 bool Retryable(wire::v1::RefusalCode code) {
-  return code == wire::v1::REFUSAL_CODE_PORT_IN_USE ||
+  return code == wire::v1::REFUSAL_CODE_PORT_IN_USE || code == wire::v1::REFUSAL_CODE_HOSTNAME_IN_USE ||
          code == wire::v1::REFUSAL_CODE_UNAVAILABLE || code == wire::v1::REFUSAL_CODE_BANNED;
 }
 
@@ -158,6 +159,7 @@ asio::awaitable<Agent::Attempt> Agent::Connect() {
     h->set_agent_version(kVersion);
     h->set_instance_id(instance_id_);
     h->add_features("framed_relay");
+    h->add_features("tunnel_kinds");
     for (const auto& [k, v] : cfg_.labels()) (*h->mutable_labels())[k] = v;
     for (const auto& [id, _] : sessions_) {
       if (!id.empty()) h->add_connected_replicas(id);
@@ -240,6 +242,8 @@ asio::awaitable<Agent::Attempt> Agent::Connect() {
                                           w.session_nonce(), w.client_id());
   s->framed = std::find(w.features().begin(), w.features().end(), "framed_relay") !=
               w.features().end();
+  s->tunnel_kinds = std::find(w.features().begin(), w.features().end(), "tunnel_kinds") !=
+                    w.features().end();
   if (w.heartbeat_interval_ms() > 0) {
     s->heartbeat_interval = std::chrono::milliseconds(w.heartbeat_interval_ms());
   }
@@ -263,6 +267,12 @@ asio::awaitable<Agent::Attempt> Agent::Connect() {
 
 asio::awaitable<void> Agent::ServeSession(std::shared_ptr<Session> s) {
   for (const auto& t : cfg_.tunnels()) OpenTunnel(*s, t.name());
+  if (AllTunnelsPermanentlyRefused(*s)) {
+    log::Info("no_tunnels", "exiting: no tunnel could be opened");
+    s->fatal = true;
+    s->closed = true;
+    s->control->Close();
+  }
   Refill(s);
   net::Spawn(ex_, Heartbeat(s), "heartbeat");
   std::string reason = "server closed the connection";
@@ -320,9 +330,14 @@ void Agent::HandleFrame(const std::shared_ptr<Session>& s, Frame& f, std::string
       bool first = !assigned_ports_.count(o.name());
       assigned_ports_[o.name()] = o.remote_port();
       picking_.erase(o.name());
+      const std::string where =
+          it->hostname().empty()
+              ? absl::StrCat(it->kind() == "udp" ? "server UDP port " : "server port ",
+                             o.remote_port())
+              : absl::StrCat(it->kind(), "://", it->hostname(), " (server port ", o.remote_port(),
+                             ")");
       log::Info("tunnel_open",
-                absl::StrCat("tunnel \"", o.name(), "\" open: server port ", o.remote_port(),
-                             " -> ", it->local_addr()),
+                absl::StrCat("tunnel \"", o.name(), "\" open: ", where, " -> ", it->local_addr()),
                 {{"name", o.name()},
                  {"remote_port", o.remote_port()},
                  {"tunnel_id", o.tunnel_id()},
@@ -427,7 +442,7 @@ void Agent::OpenTunnel(Session& s, const std::string& name) {
   uint32_t port = it->remote_port();
   if (auto sticky = assigned_ports_.find(name); sticky != assigned_ports_.end()) {
     port = sticky->second;
-  } else if (port == 0 && cluster_) {
+  } else if (port == 0 && cluster_ && it->hostname().empty()) {
     // One session picks a port for the whole cluster; the others ask for
     // that same port once it is known (PortAssigned).
     if (picking_.count(name)) {
@@ -439,8 +454,26 @@ void Agent::OpenTunnel(Session& s, const std::string& name) {
   Frame f;
   auto* o = f.mutable_open_tunnel();
   o->set_name(name);
-  o->set_remote_port(port);
   o->set_local_addr(it->local_addr());
+  if (!it->kind().empty()) {
+    if (!s.tunnel_kinds) {
+      // An old server would open a TCP tunnel on a random port instead.
+      log::Error("tunnel_refused",
+                 absl::StrCat("tunnel \"", name, "\" not requested: the server does not support ",
+                              it->kind(), " tunnels (upgrade it)"),
+                 {{"name", name}, {"kind", it->kind()}});
+      s.state[name] = TunnelState::kRefused;
+      return;
+    }
+    if (it->kind() == "udp") {
+      o->set_kind(wire::v1::TUNNEL_KIND_UDP);
+      o->set_remote_port(port);
+    } else {
+      FillRoutedRequest(*it, o);
+    }
+  } else {
+    o->set_remote_port(port);
+  }
   s.state[name] = TunnelState::kPending;
   s.writer->Send(f);
 }

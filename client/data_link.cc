@@ -1,6 +1,7 @@
 #include "client/data_link.h"
 
 #include "client/proxy_header.h"
+#include "client/udp_flow.h"
 
 #include "asio/this_coro.hpp"
 #include "common/config/parse.h"
@@ -76,6 +77,15 @@ asio::awaitable<void> RunDataLink(std::shared_ptr<Session> s, const ServerDialer
       if (!tunnel) throw net::ProtocolError("start_relay for an unknown tunnel");
       auto target = config::ParseHostPort(tunnel->local_addr());
       if (!target.ok()) throw net::ProtocolError("bad local address");
+      if (tunnel->kind() == "udp") {
+        if (!s->framed) throw net::ProtocolError("udp flow on an unframed link");
+        net::LinkState state =
+            co_await RelayUdpFlow(*link, target->host, target->port, tunnel->name());
+        if (state != net::LinkState::kReusable || s->closed) break;
+        spare = true;
+        s->spares.Return();
+        continue;
+      }
       std::shared_ptr<net::Conn> local;
       try {
         local = std::make_shared<net::Conn>(

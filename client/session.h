@@ -51,6 +51,8 @@ struct Session {
   std::string session_key;
   // Data links relay visitors in turn (agreed in Welcome).
   bool framed = false;
+  // The server serves http and tls tunnels ("tunnel_kinds" agreed).
+  bool tunnel_kinds = false;
 
   SpareLinks spares;
   std::atomic<bool> closed{false};

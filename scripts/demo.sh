@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs the Reitunnel demo on loopback: a server with two remote
-# hook services (audit and auth), a local HTTP service, an agent exposing it,
-# a page fetched through the tunnel, a tunnel vetoed by the auth hook with
+# hook services (audit and auth), a local HTTP service, an agent exposing it
+# on a port of its own and by host name on the server's shared HTTP port,
+# pages fetched through both tunnels, a tunnel vetoed by the auth hook with
 # its reason, and the admin CLI listing tunnels and watching events.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ wait_for_log() {  # file, pattern
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 AGENT_PORT=$(free_port); ADMIN_PORT=$(free_port); HTTP_PORT=$(free_port)
-AUDIT_PORT=$(free_port); AUTH_PORT=$(free_port)
+AUDIT_PORT=$(free_port); AUTH_PORT=$(free_port); VHOST_PORT=$(free_port)
 # The public range comes from below the kernel's ephemeral range, so no
 # outgoing connection (hooks, curl, the agent's own links) can be holding a
 # port of it when the tunnel binds; each port is checked free.
@@ -71,9 +72,9 @@ PIDS+=($!)
 wait_for_log "$WORK/audit.log" listening
 wait_for_log "$WORK/auth.log" listening
 
-say "reitunneld --listen=127.0.0.1:$AGENT_PORT --admin=127.0.0.1:$ADMIN_PORT --public-ports=$PUBLIC_LOW-$PUBLIC_HIGH --hook=audit=... --hook=auth=..."
+say "reitunneld --listen=127.0.0.1:$AGENT_PORT --admin=127.0.0.1:$ADMIN_PORT --public-ports=$PUBLIC_LOW-$PUBLIC_HIGH --http-listen=127.0.0.1:$VHOST_PORT --hook=audit=... --hook=auth=..."
 "$BIN/reitunneld" --listen=127.0.0.1:$AGENT_PORT --admin=127.0.0.1:$ADMIN_PORT \
-  --public-ports=$PUBLIC_LOW-$PUBLIC_HIGH \
+  --public-ports=$PUBLIC_LOW-$PUBLIC_HIGH --http-listen=127.0.0.1:$VHOST_PORT \
   --hook=audit=127.0.0.1:$AUDIT_PORT --hook=auth=127.0.0.1:$AUTH_PORT >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 wait_for_log "$WORK/server.log" "listening for agents"
@@ -83,18 +84,27 @@ say "reitunnelctl events watch   (in the background)"
 PIDS+=($!)
 wait_for_log "$WORK/server.log" "event watcher attached"
 
-say "reitunnel --tunnel=web=$PUBLIC_LOW:127.0.0.1:$HTTP_PORT --tunnel=admin=0:127.0.0.1:$HTTP_PORT"
+say "reitunnel --tunnel=web=$PUBLIC_LOW:127.0.0.1:$HTTP_PORT --tunnel=site=http:site.demo.test:127.0.0.1:$HTTP_PORT --tunnel=admin=0:127.0.0.1:$HTTP_PORT"
 "$BIN/reitunnel" --server=127.0.0.1:$AGENT_PORT --label=team=demo \
   --tunnel=web=$PUBLIC_LOW:127.0.0.1:$HTTP_PORT \
+  --tunnel=site=http:site.demo.test:127.0.0.1:$HTTP_PORT \
   --tunnel=admin=0:127.0.0.1:$HTTP_PORT >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 PIDS+=($AGENT_PID)
 wait_for_log "$WORK/agent.log" 'tunnel "web" open'
+wait_for_log "$WORK/agent.log" 'tunnel "site" open'
 wait_for_log "$WORK/agent.log" 'tunnel "admin" refused'
 sed 's/^/    agent: /' "$WORK/agent.log"
 
 say "curl http://127.0.0.1:$PUBLIC_LOW/   (through the tunnel)"
 curl -fsS --max-time 5 "http://127.0.0.1:$PUBLIC_LOW/" | sed 's/^/    /'
+
+say "curl http://site.demo.test:$VHOST_PORT/   (routed by Host on the shared HTTP port)"
+curl -fsS --max-time 5 --resolve "site.demo.test:$VHOST_PORT:127.0.0.1" \
+  "http://site.demo.test:$VHOST_PORT/" | sed 's/^/    /'
+say "curl http://nobody.demo.test:$VHOST_PORT/   (no tunnel claims that host)"
+curl -sS --max-time 5 --resolve "nobody.demo.test:$VHOST_PORT:127.0.0.1" \
+  -o /dev/null -w '    HTTP %{http_code}\n' "http://nobody.demo.test:$VHOST_PORT/"
 
 say "reitunnelctl tunnels list"
 "$BIN/reitunnelctl" tunnels list | sed 's/^/    /'

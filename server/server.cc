@@ -17,6 +17,7 @@
 #include "server/hooks/hook_dispatcher.h"
 #include "server/listener/agent_listener.h"
 #include "server/session/agent_session.h"
+#include "server/vhost/vhost_listener.h"
 
 namespace reitunnel::server {
 
@@ -63,6 +64,7 @@ Server::Server(asio::any_io_executor control, runtime::WorkerPool& workers,
   settings_.max_visitors_per_tunnel = cfg_.limits().max_visitors_per_tunnel();
   settings_.heartbeat_interval = std::chrono::milliseconds(cfg_.timeouts().heartbeat_interval_ms());
   settings_.idle_timeout = std::chrono::milliseconds(cfg_.timeouts().idle_ms());
+  settings_.udp_flow_idle_timeout = std::chrono::milliseconds(cfg_.timeouts().udp_flow_idle_ms());
   settings_.data_connection_timeout =
       std::chrono::milliseconds(cfg_.timeouts().data_connection_ms());
   running_ = cfg_;
@@ -130,7 +132,9 @@ absl::Status Server::Start() {
   env.session.draining = &draining_;
   env.session.settings = &settings_;
   env.session.cluster = cluster_.get();
-  env.features = {"framed_relay"};
+  if (auto st = StartVhostListeners(); !st.ok()) return st;
+  env.session.routes = &routes_;
+  env.features = {"framed_relay", "tunnel_kinds"};
   listener_ = std::make_unique<AgentListener>(env, &admission_);
   if (auto st = listener_->Listen(*endpoint); !st.ok()) {
     return absl::Status(st.code(), absl::StrCat("cannot listen for agents on ", cfg_.listen(),
@@ -284,6 +288,7 @@ void Server::Shutdown(std::function<void()> done) {
 }
 
 void Server::StopAcceptingVisitors() {
+  CloseVhostListeners();
   for (const auto& v : registry_.Snapshot()) {
     auto entry = v.entry;
     asio::post(entry->home, [entry] {

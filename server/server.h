@@ -33,6 +33,7 @@
 #include "server/registry/session_registry.h"
 #include "server/session/active_visitors.h"
 #include "server/session/session_deps.h"
+#include "server/vhost/routes.h"
 
 namespace reitunnel::runtime {
 class WorkerPool;
@@ -45,6 +46,9 @@ class ClusterNode;
 struct HandshakeEnv;
 class HookDispatcher;
 class Watchdog;
+namespace vhost {
+class VhostListener;
+}
 
 class Server {
  public:
@@ -128,6 +132,9 @@ class Server {
   std::string listen_addr() const;
   // The WebSocket listener's "ip:port", "" when off.
   std::string ws_listen_addr() const;
+  // The routed listeners' "ip:port", "" when off.
+  std::string http_listen_addr() const;
+  std::string sni_listen_addr() const;
   std::string instance_id() const;
 
  private:
@@ -141,6 +148,10 @@ class Server {
   void StopAcceptingVisitors();
   asio::awaitable<void> Housekeeping();
   absl::Status StartWebSocketListener(const HandshakeEnv& tcp_env);
+  // --http-listen and --sni-listen (server_vhost_listeners.cc); before the
+  // agent listener, so sessions see the routers.
+  absl::Status StartVhostListeners();
+  void CloseVhostListeners();
   // Ends every session whose credential no longer holds (reload, revoke);
   // the housekeeping loop repeats it for a handshake timeout after a change
   // so a handshake that authenticated just before still cannot slip in.
@@ -167,6 +178,11 @@ class Server {
   SessionSettings settings_;
   std::unique_ptr<AgentListener> listener_;
   std::unique_ptr<AgentListener> ws_listener_;
+  vhost::Routes routes_;
+  // Connections still reading their head: at most 4096, 256 per address.
+  Admission vhost_admission_{AdmissionLimits{4096, 256, 0}};
+  std::unique_ptr<vhost::VhostListener> http_listener_;
+  std::unique_ptr<vhost::VhostListener> sni_listener_;
   // Control executor: the reloadable settings in force (cfg_ keeps the
   // start-up config, which is what runs for everything else).
   config::v1::ServerConfig running_;

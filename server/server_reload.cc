@@ -8,6 +8,7 @@
 #include "asio/post.hpp"
 #include "common/log/log.h"
 #include "common/net/tls.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/hooks/hook_dispatcher.h"
 #include "server/server.h"
 #include "server/session/agent_session.h"
@@ -45,6 +46,7 @@ std::vector<std::string> NeedsRestart(const ServerConfig& was, const ServerConfi
   };
   check(was.listen() != next.listen(), "listen");
   check(was.ws_listen() != next.ws_listen(), "ws_listen");
+  check(!google::protobuf::util::MessageDifferencer::Equals(was.vhost(), next.vhost()), "vhost");
   check(was.ws_path() != next.ws_path(), "ws_path");
   check(was.admin() != next.admin(), "admin");
   check(Differs(was.admin_api(), next.admin_api()), "admin_api");

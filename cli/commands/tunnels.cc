@@ -33,9 +33,15 @@ std::string StateAge(const v1::Tunnel& t, absl::Time now) {
 }
 
 Table TunnelTable(const v1::ListTunnelsResponse& all, bool all_states, bool wide, absl::Time now) {
+  // HOST only when a routed (http, tls) tunnel is listed: TCP-only output
+  // keeps its columns.
+  bool routed = false;
+  for (const v1::Tunnel& t : all.tunnels()) routed = routed || !t.hostname().empty();
   std::vector<std::string> headers = {"ID", "NAME", "CLIENT"};
   if (all_states) headers.push_back("STATE");
-  for (const char* h : {"PORT", "LOCAL", "VISITORS", "IN", "OUT", "AGE"}) headers.push_back(h);
+  headers.push_back("PORT");
+  if (routed) headers.push_back("HOST");
+  for (const char* h : {"LOCAL", "VISITORS", "IN", "OUT", "AGE"}) headers.push_back(h);
   if (wide) {
     for (const char* h : {"KIND", "REQUESTED", "ATTEMPTS", "TOTAL", "OPENED", "REPLICAS"}) {
       headers.push_back(h);
@@ -47,8 +53,12 @@ Table TunnelTable(const v1::ListTunnelsResponse& all, bool all_states, bool wide
   for (const v1::Tunnel& t : all.tunnels()) {
     std::vector<std::string> row = {t.tunnel_id(), t.name(), t.client_id()};
     if (all_states) row.push_back(t.state().empty() ? "open" : t.state());
+    row.push_back(Port(t));
+    if (routed) {
+      row.push_back(t.hostname().empty() ? "-" : absl::StrCat(t.kind(), "://", t.hostname()));
+    }
     for (std::string cell :
-         {Port(t), t.local_addr(), absl::StrCat(t.active_visitors()), HumanBytes(t.bytes_in()),
+         {t.local_addr(), absl::StrCat(t.active_visitors()), HumanBytes(t.bytes_in()),
           HumanBytes(t.bytes_out()), StateAge(t, now)}) {
       row.push_back(std::move(cell));
     }
@@ -110,6 +120,7 @@ Outcome Show(Context& ctx) {
       {"id", t.tunnel_id()},
       {"name", t.name()},
       {"kind", t.kind()},
+      {"hostname", t.hostname().empty() ? "-" : t.hostname()},
       {"client", t.client_id()},
       {"remote port", absl::StrCat(t.remote_port())},
       {"local", t.local_addr()},

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/config/flags.h"
 #include "common/config/load_util.h"
@@ -40,7 +41,10 @@ FlagSet AgentFlags() {
       .Repeated("tunnel", "NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT",
                 "expose LOCAL_HOST:LOCAL_PORT on the server's\nREMOTE_PORT (0: the server "
                 "picks one); replaces\nthe config file's tunnels. Append\n"
-                ",proxy_protocol=v1|v2 to send the visitor's\naddress to the service")
+                ",proxy_protocol=v1|v2 to send the visitor's\naddress to the service. "
+                "Routed by host name on the\nserver's shared port: NAME=http:HOSTNAME:HOST:PORT\n"
+                "(,basic_auth=USER:PASSWORD, ,x_forwarded=false)\nor NAME=tls:HOSTNAME:HOST:PORT "
+                "(TLS\npassthrough). UDP: NAME=udp:REMOTE_PORT:HOST:PORT")
       .Repeated("label", "KEY=VALUE", "label reported to the server and its hooks")
       .String("log-level", "LEVEL", "debug, info, warn or error (default info)")
       .String("log-format", "FORMAT", "text or json (default text)")
@@ -68,6 +72,49 @@ absl::Status CheckFileTunnel(const internal::Origins& origins, int i, const Tunn
   if (!IsValidTunnelName(t.name())) {
     return origins.FileError(at + ".name",
                              "invalid tunnel name (1-64 characters from A-Z a-z 0-9 _ . -)");
+  }
+  const std::string& kind = t.kind();
+  if (!kind.empty() && kind != "tcp" && kind != "udp" && kind != "http" && kind != "tls") {
+    return origins.FileError(at + ".kind", "expected tcp, udp, http or tls");
+  }
+  if (kind == "udp" && !t.proxy_protocol().empty()) {
+    return origins.FileError(at + ".proxy_protocol", "is for tcp, http and tls tunnels");
+  }
+  const bool routed = kind == "http" || kind == "tls";
+  if (routed) {
+    if (t.hostname().empty()) return origins.FileError(at + ".hostname", "missing (required for " + kind + " tunnels)");
+    if (absl::Status st = CheckTunnelHostname(t.hostname()); !st.ok()) {
+      return origins.FileError(at + ".hostname", st.message());
+    }
+    if (t.remote_port() != 0) {
+      return origins.FileError(at + ".remote_port",
+                               "must be 0 for " + kind + " tunnels (they share the server's " +
+                                   (kind == "http" ? "--http-listen" : "--sni-listen") + " port)");
+    }
+  } else if (!t.hostname().empty()) {
+    return origins.FileError(at + ".hostname", "only http and tls tunnels have a hostname");
+  }
+  if (t.has_http()) {
+    if (kind != "http") return origins.FileError(at + ".http", "only for http tunnels");
+    const auto& h = t.http();
+    const bool has_password = !h.basic_auth_password().empty();
+    const bool has_hash = !h.basic_auth_password_sha256().empty();
+    if (h.basic_auth_user().empty() && (has_password || has_hash)) {
+      return origins.FileError(at + ".http.basic_auth_user", "missing (a password is set)");
+    }
+    if (!h.basic_auth_user().empty() && has_password == has_hash) {
+      return origins.FileError(at + ".http",
+                               "basic_auth_user needs exactly one of basic_auth_password and "
+                               "basic_auth_password_sha256");
+    }
+    if (has_hash) {
+      bool hex = h.basic_auth_password_sha256().size() == 64;
+      for (char c : h.basic_auth_password_sha256()) hex = hex && absl::ascii_isxdigit(static_cast<unsigned char>(c));
+      if (!hex) {
+        return origins.FileError(at + ".http.basic_auth_password_sha256",
+                                 "expected 64 hex digits (printf %s \"$PASSWORD\" | sha256sum)");
+      }
+    }
   }
   if (t.remote_port() > 65535) {
     return origins.FileError(at + ".remote_port",
@@ -102,6 +149,10 @@ absl::Status ResolveTunnels(const FlagSet& fs, const internal::Origins& origins,
     for (int i = 0; i < cfg->tunnels_size(); ++i) {
       if (absl::Status st = CheckFileTunnel(origins, i, cfg->tunnels(i)); !st.ok()) return st;
     }
+  }
+  for (auto& t : *cfg->mutable_tunnels()) {
+    if (t.kind() == "tcp") t.clear_kind();
+    if (t.kind() == "http" && !t.http().has_x_forwarded()) t.mutable_http()->set_x_forwarded(true);
   }
   if (cfg->tunnels().empty()) {
     return absl::InvalidArgumentError(

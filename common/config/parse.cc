@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/hostname/hostname.h"
 
 namespace reitunnel::config {
 namespace {
@@ -166,8 +167,22 @@ absl::Status CheckProxyProtocolVersion(std::string_view v) {
                               "\"", std::string(v), "\""));
 }
 
+absl::Status CheckTunnelHostname(std::string_view pattern) {
+  std::string_view name = pattern;
+  const bool wildcard = name.substr(0, 2) == "*.";
+  if (wildcard) name.remove_prefix(2);
+  std::optional<std::string> canonical = hostname::Normalize(name);
+  if (!canonical || canonical->size() + (wildcard ? 2 : 0) > hostname::kMaxLength) {
+    return Invalid(
+        "invalid hostname: want a DNS name (letters, digits, '-', '.'; punycode for IDNs) or "
+        "'*.' followed by one");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_view spec) {
-  // NAME=PORT:HOST:PORT[,OPTION=VALUE]...; a local address has no comma.
+  // NAME=[KIND:]PORT_OR_HOSTNAME:HOST:PORT[,OPTION=VALUE]...; a local
+  // address has no comma.
   std::vector<std::string_view> parts;
   for (std::size_t at = 0;;) {
     const std::size_t comma = spec.find(',', at);
@@ -183,31 +198,49 @@ absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_
   if (!IsValidTunnelName(name))
     return Invalid(absl::StrCat("invalid tunnel name (", kNameRule, ")"));
   std::string_view rest = s.substr(eq + 1);
+  reitunnel::config::v1::TunnelConfig out;
+  out.set_name(std::string(name));
   // An optional kind: "tcp:" is the default and may be written out.
   if (rest.substr(0, 4) == "tcp:") rest.remove_prefix(4);
-  for (std::string_view kind : {"udp:", "http:", "tls:"}) {
-    if (rest.substr(0, kind.size()) == kind) {
-      return Invalid(absl::StrCat(std::string(kind.substr(0, kind.size() - 1)),
-                                  " tunnels are not supported by this version (only tcp)"));
+  if (rest.substr(0, 4) == "udp:") {
+    rest.remove_prefix(4);
+    out.set_kind("udp");
+  }
+  for (std::string_view kind : {"http", "tls"}) {
+    if (rest.substr(0, kind.size()) != kind || rest.substr(kind.size(), 1) != ":") continue;
+    rest.remove_prefix(kind.size() + 1);
+    const std::size_t colon = rest.find(':');
+    if (colon == std::string_view::npos) {
+      return Invalid(absl::StrCat("missing local address (expected NAME=", std::string(kind),
+                                  ":HOSTNAME:LOCAL_HOST:LOCAL_PORT)"));
     }
+    if (absl::Status st = CheckTunnelHostname(rest.substr(0, colon)); !st.ok()) return st;
+    out.set_kind(std::string(kind));
+    out.set_hostname(std::string(rest.substr(0, colon)));
+    rest.remove_prefix(colon);  // keeps ":LOCAL" so the TCP path below reads "0:LOCAL"
+    break;
   }
-  const std::size_t colon = rest.find(':');
-  if (colon == std::string_view::npos) {
-    return Invalid(absl::StrCat("missing local address (", kTunnelSyntax, ")"));
+  std::string_view local;
+  if (out.kind() == "http" || out.kind() == "tls") {
+    local = rest.substr(1);
+  } else {
+    const std::size_t colon = rest.find(':');
+    if (colon == std::string_view::npos) {
+      return Invalid(absl::StrCat("missing local address (", kTunnelSyntax, ")"));
+    }
+    const std::optional<uint32_t> remote = ParsePortNumber(rest.substr(0, colon));
+    if (!remote) {
+      return Invalid(
+          absl::StrCat("remote port must be a number from 0 to 65535 (", kTunnelSyntax, ")"));
+    }
+    out.set_remote_port(*remote);
+    local = rest.substr(colon + 1);
   }
-  const std::optional<uint32_t> remote = ParsePortNumber(rest.substr(0, colon));
-  if (!remote) {
-    return Invalid(
-        absl::StrCat("remote port must be a number from 0 to 65535 (", kTunnelSyntax, ")"));
-  }
-  const std::string_view local = rest.substr(colon + 1);
   if (absl::Status st = CheckDialAddress(local); !st.ok()) {
     return Invalid(absl::StrCat("local address: ", std::string(st.message())));
   }
-  reitunnel::config::v1::TunnelConfig out;
-  out.set_name(std::string(name));
-  out.set_remote_port(*remote);
   out.set_local_addr(std::string(local));
+  const bool http = out.kind() == "http";
   for (std::size_t i = 1; i < parts.size(); ++i) {
     const std::size_t oeq = parts[i].find('=');
     const std::string_view key = parts[i].substr(0, oeq);
@@ -216,10 +249,24 @@ absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_
     if (key == "proxy_protocol") {
       if (value.empty()) return Invalid("proxy_protocol needs a value: v1 or v2");
       if (absl::Status st = CheckProxyProtocolVersion(value); !st.ok()) return st;
+      if (out.kind() == "udp") return Invalid("proxy_protocol is for tcp, http and tls tunnels");
       out.set_proxy_protocol(std::string(value));
+    } else if (http && key == "basic_auth") {
+      // Not quoted back: the value holds a password.
+      const std::size_t colon = value.find(':');
+      if (colon == std::string_view::npos || colon == 0 || colon + 1 == value.size()) {
+        return Invalid("basic_auth needs USER:PASSWORD");
+      }
+      out.mutable_http()->set_basic_auth_user(std::string(value.substr(0, colon)));
+      out.mutable_http()->set_basic_auth_password(std::string(value.substr(colon + 1)));
+    } else if (http && key == "x_forwarded") {
+      if (value != "true" && value != "false") return Invalid("x_forwarded must be true or false");
+      out.mutable_http()->set_x_forwarded(value == "true");
     } else {
-      return Invalid(absl::StrCat("unknown tunnel option ", "\"", std::string(key), "\"",
-                                  " (known: proxy_protocol=v1|v2)"));
+      return Invalid(absl::StrCat(
+          "unknown tunnel option ", "\"", std::string(key), "\"",
+          http ? " (known: proxy_protocol=v1|v2, basic_auth=USER:PASSWORD, x_forwarded=false)"
+               : " (known: proxy_protocol=v1|v2)"));
     }
   }
   return out;

@@ -46,8 +46,13 @@ absl::StatusOr<PortRange> ParsePortRange(std::string_view s);
 // "NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT", e.g. "web=20080:127.0.0.1:8080",
 // "web=0:[::1]:8080". REMOTE_PORT 0..65535 (0: server picks), LOCAL_PORT
 // 1..65535. local_addr keeps the text as given.
-// NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT[,proxy_protocol=v1|v2].
+// NAME=REMOTE_PORT:LOCAL_HOST:LOCAL_PORT[,proxy_protocol=v1|v2], or a routed
+// tunnel NAME=http:HOSTNAME:LOCAL_HOST:LOCAL_PORT (options also
+// basic_auth=USER:PASSWORD, x_forwarded=true|false) or
+// NAME=tls:HOSTNAME:LOCAL_HOST:LOCAL_PORT.
 absl::StatusOr<reitunnel::config::v1::TunnelConfig> ParseTunnelSpec(std::string_view spec);
+// A tunnel hostname: a DNS name or "*." followed by one.
+absl::Status CheckTunnelHostname(std::string_view pattern);
 // "", "v1" or "v2" (TunnelConfig.proxy_protocol).
 absl::Status CheckProxyProtocolVersion(std::string_view v);
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +32,10 @@ FlagSet ServerFlags() {
       .String("ws-listen", "HOST:PORT",
               "WebSocket agent listener, path ws_path (default\n/reitunnel); wss with --tls-cert "
               "(default off)")
+      .String("http-listen", "HOST:PORT",
+              "shared HTTP listener of http: tunnels, routed by\nHost (default off)")
+      .String("sni-listen", "HOST:PORT",
+              "shared TLS listener of tls: tunnels, routed by\nSNI, TLS passed through (default off)")
       .String("admin", "HOST:PORT", "admin gRPC listener (default 127.0.0.1:7001)")
       .String("token", "SECRET",
               "shared secret agents authenticate with (required\nunless agents: lists identities)")
@@ -66,6 +71,38 @@ FlagSet ServerFlags() {
   return fs;
 }
 
+absl::Status ResolveVhost(const FlagSet& fs, const internal::Origins& origins, ServerConfig* cfg) {
+  auto* v = cfg->mutable_vhost();
+  if (fs.IsSet("http-listen")) v->set_http_listen(fs.GetString("http-listen"));
+  if (fs.IsSet("sni-listen")) v->set_sni_listen(fs.GetString("sni-listen"));
+  if (v->head_timeout_ms() == 0) v->set_head_timeout_ms(10000);
+  if (v->max_head_bytes() == 0) v->set_max_head_bytes(16384);
+  if (v->max_head_bytes() < 1024 || v->max_head_bytes() > 1024 * 1024) {
+    return origins.FileError("vhost.max_head_bytes", "expected 1024 to 1048576");
+  }
+  std::vector<std::tuple<std::string, std::string, std::string>> taken = {
+      {"listen", "listen", cfg->listen()},
+      {"admin", "admin", cfg->admin()},
+      {"ws-listen", "ws_listen", cfg->ws_listen()}};
+  for (const auto& [flag, key, value] :
+       {std::tuple<std::string, std::string, std::string>{"http-listen", "vhost.http_listen",
+                                                          v->http_listen()},
+        {"sni-listen", "vhost.sni_listen", v->sni_listen()}}) {
+    if (value.empty()) continue;
+    absl::StatusOr<HostPort> hp = ParseHostPort(value);
+    if (!hp.ok()) return origins.Error(flag, key, value, true, hp.status().message());
+    for (const auto& [oflag, okey, other] : taken) {
+      absl::StatusOr<HostPort> o = ParseHostPort(other);
+      if (o.ok() && hp->port != 0 && o->host == hp->host && o->port == hp->port) {
+        return origins.Error(flag, key, value, true,
+                             absl::StrCat("same address as ", origins.Name(oflag, okey)));
+      }
+    }
+    taken.push_back({flag, key, value});
+  }
+  return absl::OkStatus();
+}
+
 void FillDefaults(ServerConfig* cfg) {
   if (cfg->listen().empty()) cfg->set_listen("0.0.0.0:7000");
   if (cfg->admin().empty()) cfg->set_admin("127.0.0.1:7001");
@@ -78,6 +115,7 @@ void FillDefaults(ServerConfig* cfg) {
   if (limits->max_visitors_per_tunnel() == 0) limits->set_max_visitors_per_tunnel(10000);
   auto* timeouts = cfg->mutable_timeouts();
   if (timeouts->handshake_ms() == 0) timeouts->set_handshake_ms(5000);
+  if (timeouts->udp_flow_idle_ms() == 0) timeouts->set_udp_flow_idle_ms(60000);
   if (timeouts->heartbeat_interval_ms() == 0) timeouts->set_heartbeat_interval_ms(10000);
   if (timeouts->idle_ms() == 0) timeouts->set_idle_ms(30000);
   if (timeouts->data_connection_ms() == 0) timeouts->set_data_connection_ms(10000);
@@ -230,6 +268,7 @@ absl::Status Validate(const FlagSet& fs, const internal::Origins& origins, Serve
     return st;
   }
   if (absl::Status st = internal::ResolveWebSocket(fs, origins, cfg); !st.ok()) return st;
+  if (absl::Status st = ResolveVhost(fs, origins, cfg); !st.ok()) return st;
   if (!cfg->metrics().empty()) {
     if (absl::StatusOr<HostPort> m = ParseHostPort(cfg->metrics()); !m.ok()) {
       return origins.Error("metrics", "metrics", cfg->metrics(), true, m.status().message());

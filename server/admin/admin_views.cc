@@ -63,6 +63,8 @@ void FillTunnel(const TunnelCore& t, av1::Tunnel* out) {
   *out->mutable_state_since() = ToTimestamp(info.opened_at);
   auto kind = info.metadata.find("kind");
   out->set_kind(kind == info.metadata.end() ? "tcp" : kind->second);
+  auto hostname = info.metadata.find("hostname");
+  if (hostname != info.metadata.end()) out->set_hostname(hostname->second);
 }
 
 void FillRequested(const SessionEntry& e, const RequestedTunnel& r, av1::Tunnel* out) {
@@ -73,7 +75,8 @@ void FillRequested(const SessionEntry& e, const RequestedTunnel& r, av1::Tunnel*
   out->set_requested_port(r.requested_port);
   out->set_attempts(r.attempts);
   *out->mutable_state_since() = ToTimestamp(r.since);
-  out->set_kind("tcp");
+  out->set_kind(r.kind.empty() ? "tcp" : r.kind);
+  out->set_hostname(r.hostname);
   if (!r.last_reason.empty()) {
     out->set_last_error(r.last_code == wire::v1::REFUSAL_CODE_UNSPECIFIED
                             ? r.last_reason

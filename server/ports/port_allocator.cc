@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/net/listener.h"
+#include "common/net/udp_group.h"
 
 namespace reitunnel::server {
 
@@ -78,6 +79,21 @@ std::vector<asio::ip::tcp::acceptor> PortAllocator::Bind(
   } else {
     *refusal = {wire::v1::REFUSAL_CODE_LIMIT,
                 absl::StrCat("cannot listen on port ", r.port(), ": ", group.status().message())};
+  }
+  return {};
+}
+
+std::vector<asio::ip::udp::socket> PortAllocator::BindUdp(
+    const Reservation& r, const std::vector<asio::any_io_executor>& executors,
+    Refusal* refusal) const {
+  auto group = net::UdpGroup({bind_addr_, r.port()}, executors);
+  if (group.ok()) return std::move(*group);
+  if (group.status().code() == absl::StatusCode::kAlreadyExists) {
+    *refusal = {wire::v1::REFUSAL_CODE_PORT_IN_USE,
+                absl::StrCat("UDP port ", r.port(), " is already in use")};
+  } else {
+    *refusal = {wire::v1::REFUSAL_CODE_LIMIT, absl::StrCat("cannot bind UDP port ", r.port(), ": ",
+                                                           group.status().message())};
   }
   return {};
 }

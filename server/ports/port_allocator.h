@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "asio/any_io_executor.hpp"
 #include "asio/ip/tcp.hpp"
+#include "asio/ip/udp.hpp"
 #include "reitunnel/wire/v1/wire.pb.h"
 
 namespace reitunnel::server {
@@ -52,6 +53,11 @@ class PortAllocator {
   std::vector<asio::ip::tcp::acceptor> Bind(const Reservation& r,
                                             const std::vector<asio::any_io_executor>& executors,
                                             Refusal* refusal) const;
+
+  // The same for a UDP tunnel: one socket per executor.
+  std::vector<asio::ip::udp::socket> BindUdp(const Reservation& r,
+                                             const std::vector<asio::any_io_executor>& executors,
+                                             Refusal* refusal) const;
 
   std::string RangeString() const;
   bool InRange(uint32_t port) const { return port >= low_ && port <= high_; }

@@ -89,7 +89,13 @@ void SessionRegistry::SetRequested(const SessionEntry& entry, const RequestedTun
   if (!rec) return;
   auto& slot = rec->requested[r.name];
   uint32_t attempts = slot.attempts;
+  std::string kind = std::move(slot.kind);
+  std::string hostname = std::move(slot.hostname);
   slot = r;
+  if (slot.kind.empty()) {
+    slot.kind = std::move(kind);
+    slot.hostname = std::move(hostname);
+  }
   slot.attempts = attempts + (r.state == RequestedTunnel::State::kPending ? 1 : 0);
 }
 

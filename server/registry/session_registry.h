@@ -31,6 +31,9 @@ struct RequestedTunnel {
   std::string name;
   uint32_t requested_port = 0;
   std::string local_addr;
+  // "tcp", "http", "tls"; "" keeps what an earlier request recorded.
+  std::string kind;
+  std::string hostname;  // http, tls
   enum class State { kPending, kOpen, kRefused, kClosed } state = State::kPending;
   wire::v1::RefusalCode last_code = wire::v1::REFUSAL_CODE_UNSPECIFIED;
   std::string last_reason;

@@ -55,6 +55,19 @@ uint32_t MillisUntil(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
+std::string TunnelKindName(wire::v1::TunnelKind kind) {
+  switch (kind) {
+    case wire::v1::TUNNEL_KIND_HTTP:
+      return "http";
+    case wire::v1::TUNNEL_KIND_TLS:
+      return "tls";
+    case wire::v1::TUNNEL_KIND_UDP:
+      return "udp";
+    default:
+      return "tcp";
+  }
+}
+
 absl::StatusOr<std::shared_ptr<AgentSession>> AgentSession::Create(
     const SessionDeps& deps, AgentInfo info, std::string session_key, int home_worker,
     std::shared_ptr<net::BufferedStream> control, size_t max_agents) {
@@ -356,6 +369,8 @@ void AgentSession::RefuseTunnel(const std::string& name, const wire::v1::OpenTun
   r.name = name;
   r.requested_port = req.remote_port();
   r.local_addr = req.local_addr().substr(0, 256);
+  r.kind = TunnelKindName(req.kind());
+  r.hostname = req.hostname().substr(0, 253);
   r.state = RequestedTunnel::State::kRefused;
   r.last_code = code;
   r.last_reason = reason;
@@ -405,7 +420,30 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     r.name = name;
     r.requested_port = req.remote_port();
     r.local_addr = req.local_addr().substr(0, 256);
+    r.kind = TunnelKindName(req.kind());
+    r.hostname = req.hostname().substr(0, 253);
     deps_.registry->SetRequested(*entry_, r);
+  }
+  switch (req.kind()) {
+    case wire::v1::TUNNEL_KIND_UNSPECIFIED:
+    case wire::v1::TUNNEL_KIND_TCP:
+      break;
+    case wire::v1::TUNNEL_KIND_UDP:
+      // Datagrams travel as chunks on reusable links.
+      if (!info.HasFeature("framed_relay")) {
+        RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_BAD_REQUEST,
+                     "udp tunnels need an agent with framed data connections");
+        co_return;
+      }
+      break;
+    case wire::v1::TUNNEL_KIND_HTTP:
+    case wire::v1::TUNNEL_KIND_TLS:
+      co_await OpenRoutedTunnel(std::move(name), std::move(req));
+      co_return;
+    default:
+      RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_BAD_REQUEST,
+                   "tunnel kind not supported by this server (tcp, http, tls)");
+      co_return;
   }
   // ---- Per-agent identity: agents[].allowed_ports (server/auth/allowed_ports.h).
   // Refuses a port the identity may not use; for 0 picks one it may.
@@ -442,90 +480,136 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     (void)co_await std::move(op);
   };
 
-  TunnelInfo ti;
-  ti.tunnel_id = wire::RandomId(8);
-  ti.name = name;
-  ti.client_id = info.client_id;
-  ti.local_addr = req.local_addr().substr(0, 256);
+  const bool udp = req.kind() == wire::v1::TUNNEL_KIND_UDP;
+  TunnelInfo ti = DescribeTunnel(name, req);
+  if (udp) ti.metadata["kind"] = "udp";
   ti.remote_port = port->port();
   ti.public_addr = net::EndpointString({deps_.ports->bind_addr(), port->port()});
-  ti.metadata = Metadata();
-  ti.metadata["tunnel_name"] = name;
-  ti.metadata["local_addr"] = ti.local_addr;
   ti.metadata["remote_port"] = absl::StrCat(ti.remote_port);
-  ti.metadata["requested_port"] = absl::StrCat(req.remote_port());
-  ti.metadata["kind"] = "tcp";
   auto core = std::make_shared<TunnelCore>(ti, static_cast<int>(entry_->shards.size()));
 
   // The hook decides before the port is bound, so a veto leaves nothing
   // bound; the port it is told is the one that will be bound.
-  auto* hooks = deps_.hooks;
-  bool asked = false;
-  if (hooks && hooks->Subscribed(HookEvent::kTunnelOpen)) {
-    asked = true;
-    hook::v1::TunnelOpenRequest hr;
-    hr.set_client_id(info.client_id);
-    hr.set_tunnel_id(ti.tunnel_id);
-    hr.mutable_metadata()->insert(ti.metadata.begin(), ti.metadata.end());
-    hr.set_tunnel_name(name);
-    hr.set_remote_port(ti.remote_port);
-    hr.set_local_addr(ti.local_addr);
-    HookDecision d = co_await hooks->Decide(HookEvent::kTunnelOpen, std::move(hr));
-    if (closed_ || !d.allowed()) {
-      auto release = release_claim(port->port());
-      co_await std::move(release);
-    }
-    if (closed_) co_return;
-    if (d.kind == HookDecision::Kind::kDeny) {
-      RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_DENIED, d.reason);
-      co_return;
-    }
-    if (d.kind == HookDecision::Kind::kUnavailable) {
-      RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_UNAVAILABLE, d.reason);
-      co_return;
-    }
+  std::optional<HookDecision> d = co_await DecideTunnelOpen(ti);
+  if (closed_ || (d && !d->allowed())) {
+    auto release = release_claim(port->port());
+    co_await std::move(release);
+  }
+  if (closed_) co_return;
+  if (d && d->kind == HookDecision::Kind::kDeny) {
+    RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_DENIED, d->reason);
+    co_return;
+  }
+  if (d && d->kind == HookDecision::Kind::kUnavailable) {
+    RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_UNAVAILABLE, d->reason);
+    co_return;
   }
 
-  auto acceptors = deps_.ports->Bind(*port, ShardExecutors(), &refusal);
-  if (acceptors.empty()) {
-    // The hook allowed an open that did not happen: balance it with a close
-    // carrying the reason, so a hook's accounting never drifts.
-    if (asked) {
-      hook::v1::TunnelCloseRequest cr;
-      cr.set_client_id(info.client_id);
-      cr.set_tunnel_id(ti.tunnel_id);
-      cr.mutable_metadata()->insert(ti.metadata.begin(), ti.metadata.end());
-      cr.set_reason(absl::StrCat("failed to open: ", refusal.reason));
-      cr.set_remote_port(ti.remote_port);
-      hooks->TunnelsClosed({core}, {std::move(cr)});
-    }
+  std::vector<asio::ip::tcp::acceptor> acceptors;
+  std::vector<asio::ip::udp::socket> sockets;
+  if (udp) {
+    sockets = deps_.ports->BindUdp(*port, ShardExecutors(), &refusal);
+  } else {
+    acceptors = deps_.ports->Bind(*port, ShardExecutors(), &refusal);
+  }
+  if (acceptors.empty() && sockets.empty()) {
+    if (d) BalanceAllowedOpen(core, absl::StrCat("failed to open: ", refusal.reason));
     auto release = release_claim(port->port());
     co_await std::move(release);
     RefuseTunnel(name, req, refusal.code, refusal.reason);
     co_return;
   }
+  UdpFlowSettings flows;
+  flows.idle_timeout = deps_.settings->udp_flow_idle_timeout;
+  flows.max_flows_per_tunnel = deps_.settings->max_visitors_per_tunnel;
   for (size_t w = 0; w < entry_->shards.size(); ++w) {
     auto s = entry_->shards[w];
-    asio::post(s->executor(), [s, core, acc = std::move(acceptors[w])]() mutable {
-      s->StartTunnel(core, std::move(acc));
-    });
+    if (udp) {
+      asio::post(s->executor(), [s, core, flows, sock = std::move(sockets[w])]() mutable {
+        s->StartUdpTunnel(core, std::move(sock), flows);
+      });
+    } else {
+      asio::post(s->executor(), [s, core, acc = std::move(acceptors[w])]() mutable {
+        s->StartTunnel(core, std::move(acc));
+      });
+    }
   }
-  tunnels_[name] = Open{core, std::move(port), claimed};
+  Open open;
+  open.core = core;
+  open.port = std::move(port);
+  open.claimed = claimed;
+  TunnelIsOpen(name, req, std::move(open));
+}
+
+TunnelInfo AgentSession::DescribeTunnel(const std::string& name,
+                                        const wire::v1::OpenTunnel& req) const {
+  TunnelInfo ti;
+  ti.tunnel_id = wire::RandomId(8);
+  ti.name = name;
+  ti.client_id = entry_->info.client_id;
+  ti.local_addr = req.local_addr().substr(0, 256);
+  ti.metadata = Metadata();
+  ti.metadata["tunnel_name"] = name;
+  ti.metadata["local_addr"] = ti.local_addr;
+  ti.metadata["requested_port"] = absl::StrCat(req.remote_port());
+  ti.metadata["kind"] = "tcp";
+  return ti;
+}
+
+asio::awaitable<std::optional<HookDecision>> AgentSession::DecideTunnelOpen(const TunnelInfo& ti) {
+  auto* hooks = deps_.hooks;
+  if (!hooks || !hooks->Subscribed(HookEvent::kTunnelOpen)) co_return std::nullopt;
+  hook::v1::TunnelOpenRequest hr;
+  hr.set_client_id(ti.client_id);
+  hr.set_tunnel_id(ti.tunnel_id);
+  hr.mutable_metadata()->insert(ti.metadata.begin(), ti.metadata.end());
+  hr.set_tunnel_name(ti.name);
+  hr.set_remote_port(ti.remote_port);
+  hr.set_local_addr(ti.local_addr);
+  HookDecision d = co_await hooks->Decide(HookEvent::kTunnelOpen, std::move(hr));
+  co_return d;
+}
+
+void AgentSession::BalanceAllowedOpen(const std::shared_ptr<TunnelCore>& core,
+                                      const std::string& reason) {
+  // The hook allowed an open that did not happen: balance it with a close
+  // carrying the reason, so a hook's accounting never drifts.
+  const auto& ti = core->info();
+  hook::v1::TunnelCloseRequest cr;
+  cr.set_client_id(ti.client_id);
+  cr.set_tunnel_id(ti.tunnel_id);
+  cr.mutable_metadata()->insert(ti.metadata.begin(), ti.metadata.end());
+  cr.set_reason(reason);
+  cr.set_remote_port(ti.remote_port);
+  deps_.hooks->TunnelsClosed({core}, {std::move(cr)});
+}
+
+void AgentSession::TunnelIsOpen(const std::string& name, const wire::v1::OpenTunnel& req,
+                                Open open) {
+  auto core = open.core;
+  const auto& ti = core->info();
+  tunnels_[name] = std::move(open);
   deps_.registry->SetTunnel(*entry_, core);
-  if (hooks) hooks->TunnelOpened(core);
+  if (deps_.hooks) deps_.hooks->TunnelOpened(core);
   {
     RequestedTunnel r;
     r.name = name;
     r.requested_port = req.remote_port();
     r.local_addr = ti.local_addr;
+    r.kind = TunnelKindName(req.kind());
+    r.hostname = req.hostname().substr(0, 253);
     r.state = RequestedTunnel::State::kOpen;
     r.tunnel_id = ti.tunnel_id;
     deps_.registry->SetRequested(*entry_, r);
   }
+  auto kind = ti.metadata.find("kind");
+  auto hostname = ti.metadata.find("hostname");
   log::Info("tunnel_open", "tunnel open",
-            {{"client_id", info.client_id},
+            {{"client_id", ti.client_id},
              {"tunnel_id", ti.tunnel_id},
              {"name", name},
+             {"kind", kind == ti.metadata.end() ? "tcp" : kind->second},
+             {"hostname", hostname == ti.metadata.end() ? "" : hostname->second},
              {"remote_port", ti.remote_port},
              {"local_addr", ti.local_addr}});
   wire::v1::Frame f;
@@ -568,7 +652,11 @@ asio::awaitable<void> AgentSession::FinishTunnels(std::vector<Open> tunnels,
                                                   const std::string& reason) {
   if (tunnels.empty()) co_return;
   std::vector<std::string> ids;
-  for (auto& t : tunnels) ids.push_back(t.core->info().tunnel_id);
+  for (auto& t : tunnels) {
+    ids.push_back(t.core->info().tunnel_id);
+    // No new visitor is routed to it from now on.
+    if (t.router) (void)t.router->Release(t.hostname, t.core->info().tunnel_id);
+  }
   auto shards = entry_->shards;
   std::function<void(size_t)> stop = [shards, ids](size_t i) {
     for (const auto& id : ids) shards[i]->StopTunnel(id);

@@ -21,11 +21,16 @@
 #include "server/registry/bans.h"
 #include "server/registry/session_registry.h"
 #include "server/session/session_deps.h"
+#include "server/hooks/hook_dispatcher.h"
 #include "server/session/tunnel_core.h"
+#include "server/vhost/routes.h"
 
 namespace reitunnel::server {
 
 class SessionShard;
+
+// "tcp" (also for UNSPECIFIED), "udp", "http" or "tls".
+std::string TunnelKindName(wire::v1::TunnelKind kind);
 
 class AgentSession : public std::enable_shared_from_this<AgentSession> {
  public:
@@ -59,9 +64,24 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
  private:
   struct Open {
     std::shared_ptr<TunnelCore> core;
-    std::unique_ptr<PortAllocator::Reservation> port;
+    std::unique_ptr<PortAllocator::Reservation> port;  // tcp
     bool claimed = false;  // cluster mode: holds the cluster-wide claim
+    // http, tls: the hostname claim (owner: the tunnel id) and what it
+    // routes to, kept alive here.
+    vhost::Router* router = nullptr;
+    std::string hostname;
+    std::shared_ptr<const vhost::RoutedTunnel> routed;
   };
+  // The TunnelInfo every kind shares, metadata included.
+  TunnelInfo DescribeTunnel(const std::string& name, const wire::v1::OpenTunnel& req) const;
+  // Asks OnTunnelOpen; nullopt when no hook is subscribed.
+  asio::awaitable<std::optional<HookDecision>> DecideTunnelOpen(const TunnelInfo& ti);
+  // A hook allowed an open that then failed: OnTunnelClose with the reason.
+  void BalanceAllowedOpen(const std::shared_ptr<TunnelCore>& core, const std::string& reason);
+  // The tunnel is open on every shard: record it, tell hooks and the agent.
+  void TunnelIsOpen(const std::string& name, const wire::v1::OpenTunnel& req, Open open);
+  // http: and tls: tunnels (routed_open.cc).
+  asio::awaitable<void> OpenRoutedTunnel(std::string name, wire::v1::OpenTunnel req);
   // Cluster mode: claims the port cluster-wide for this agent's tunnel
   // (picks one free everywhere for REMOTE_PORT 0), then reserves it here.
   asio::awaitable<std::unique_ptr<PortAllocator::Reservation>> ReserveClusterPort(

@@ -19,6 +19,9 @@ class Bans;
 class HookDispatcher;
 class PortAllocator;
 class SessionRegistry;
+namespace vhost {
+class Routes;
+}
 
 struct SessionSettings {
   uint32_t max_tunnels_per_agent = 16;
@@ -27,6 +30,7 @@ struct SessionSettings {
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds data_connection_timeout{10000};
+  std::chrono::milliseconds udp_flow_idle_timeout{60000};
 };
 
 struct SessionDeps {
@@ -39,6 +43,7 @@ struct SessionDeps {
   const std::atomic<bool>* draining = nullptr;
   const SessionSettings* settings = nullptr;
   ClusterNode* cluster = nullptr;  // null: standalone
+  vhost::Routes* routes = nullptr;  // http/tls listeners; null: none
 };
 
 }  // namespace reitunnel::server

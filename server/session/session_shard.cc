@@ -115,6 +115,7 @@ bool SessionShard::MoveVisitor(const std::shared_ptr<TunnelShard>& t,
   }
   auto traveller = std::make_shared<Visitor>();
   traveller->id = v->id;
+  traveller->forward = std::move(v->forward);
   traveller->conn = std::move(moved);
   traveller->started = v->started;
   traveller->moved_in = true;
@@ -146,18 +147,83 @@ void SessionShard::StartTunnel(std::shared_ptr<TunnelCore> core, asio::ip::tcp::
   net::Spawn(ex_, AcceptLoop(t), "tunnel_accept");
 }
 
+void SessionShard::StartRoutedTunnel(std::shared_ptr<TunnelCore> core) {
+  if (closed_) return;
+  auto t = std::make_shared<TunnelShard>(
+      TunnelShard{std::move(core), asio::ip::tcp::acceptor(ex_), {}, 0});
+  t->routed = true;
+  tunnels_[t->core->info().tunnel_id] = t;
+}
+
+bool SessionShard::AtLimit(const TunnelShard& t) const {
+  if (t.core->Totals().active_visitors() < settings_.max_visitors_per_tunnel) return false;
+  log::Warn("visitor_rejected", "tunnel is at its visitor limit",
+            {{"tunnel_id", t.core->info().tunnel_id},
+             {"limit", settings_.max_visitors_per_tunnel}});
+  return true;
+}
+
+void SessionShard::StartVisitor(const std::shared_ptr<TunnelShard>& t,
+                                std::shared_ptr<net::Conn> conn, std::string forward) {
+  auto v = std::make_shared<Visitor>();
+  v->id = absl::StrCat(t->core->info().tunnel_id, "-", worker_, ".", ++t->next_visitor);
+  v->conn = std::move(conn);
+  v->forward = std::move(forward);
+  t->visitors.insert(v);
+  t->core->slot(worker_).visitors_opened.Add(1);
+  active_->Inc();
+  net::Spawn(ex_, Serve(t, v), "visitor");
+}
+
+bool SessionShard::ServeRouted(const std::shared_ptr<TunnelCore>& core,
+                               std::shared_ptr<net::Conn> conn, std::string forward) {
+  auto it = tunnels_.find(core->info().tunnel_id);
+  if (closed_ || it == tunnels_.end() || !it->second->accepting || AtLimit(*it->second)) {
+    return false;
+  }
+  StartVisitor(it->second, std::move(conn), std::move(forward));
+  return true;
+}
+
+void SessionShard::StartUdpTunnel(std::shared_ptr<TunnelCore> core, asio::ip::udp::socket socket,
+                                  const UdpFlowSettings& settings) {
+  if (closed_) return;
+  const std::string id = core->info().tunnel_id;
+  auto t = std::make_shared<UdpTunnelShard>(worker_, std::move(core), std::move(socket),
+                                            weak_from_this(), settings, hooks_, active_);
+  udp_tunnels_[id] = t;
+  t->Start();
+}
+
+asio::awaitable<Link> SessionShard::AcquireLinkForFlow() {
+  // A flow belongs to the socket that received it, so it never moves; it
+  // waits for a link here (a sibling's idle one is handed over when links
+  // can move).
+  auto self = shared_from_this();
+  std::shared_ptr<SessionShard> unused;
+  Link link = co_await AcquireLink(/*moved_in=*/true, &unused);
+  co_return link;
+}
+
 void SessionShard::StopAccepting(const std::string& tunnel_id) {
+  if (auto u = udp_tunnels_.find(tunnel_id); u != udp_tunnels_.end()) u->second->StopAccepting();
   auto it = tunnels_.find(tunnel_id);
   if (it == tunnels_.end()) return;
+  it->second->accepting = false;
   asio::error_code ec;
   it->second->acceptor.close(ec);
 }
 
 void SessionShard::StopAcceptingAll() {
   for (auto& [id, _] : tunnels_) StopAccepting(id);
+  for (auto& [_, u] : udp_tunnels_) u->StopAccepting();
 }
 
 void SessionShard::StopTunnel(const std::string& tunnel_id) {
+  if (auto u = udp_tunnels_.find(tunnel_id); u != udp_tunnels_.end()) {
+    u->second->Stop();
+    udp_tunnels_.erase(u);
+  }
   auto it = tunnels_.find(tunnel_id);
   if (it == tunnels_.end()) return;
   auto t = it->second;
@@ -175,6 +241,7 @@ void SessionShard::Close() {
   closed_ = true;
   std::vector<std::string> ids;
   for (auto& [id, _] : tunnels_) ids.push_back(id);
+  for (auto& [id, _] : udp_tunnels_) ids.push_back(id);
   for (auto& id : ids) StopTunnel(id);
   pool_->Close();
 }
@@ -184,9 +251,8 @@ asio::awaitable<void> SessionShard::AcceptLoop(std::shared_ptr<TunnelShard> t) {
   asio::error_code ec;
   const auto protocol = t->acceptor.local_endpoint(ec).protocol();
   if (ec) co_return;
-  auto& slot = t->core->slot(worker_);
   // Named, not a temporary in the co_await expression (GCC 12 bug).
-  const net::AcceptedFn accepted = [this, t, &slot](asio::ip::tcp::socket socket,
+  const net::AcceptedFn accepted = [this, t](asio::ip::tcp::socket socket,
                                                      std::string peer) {
     if (settings_.cluster && !settings_.cluster->ServingAllowed(t->core->info().remote_port)) {
       // Cut off from etcd longer than the lease allows: another agent may
@@ -195,19 +261,8 @@ asio::awaitable<void> SessionShard::AcceptLoop(std::shared_ptr<TunnelShard> t) {
                  {{"tunnel_id", t->core->info().tunnel_id}});
       return;
     }
-    if (t->core->Totals().active_visitors() >= settings_.max_visitors_per_tunnel) {
-      log::Warn("visitor_rejected", "tunnel is at its visitor limit",
-                {{"tunnel_id", t->core->info().tunnel_id},
-                 {"limit", settings_.max_visitors_per_tunnel}});
-      return;  // the socket closes as it goes out of scope
-    }
-    auto v = std::make_shared<Visitor>();
-    v->id = absl::StrCat(t->core->info().tunnel_id, "-", worker_, ".", ++t->next_visitor);
-    v->conn = std::make_shared<net::Conn>(std::move(socket), std::move(peer));
-    t->visitors.insert(v);
-    slot.visitors_opened.Add(1);
-    active_->Inc();
-    net::Spawn(ex_, Serve(t, v), "visitor");
+    if (AtLimit(*t)) return;  // the socket closes as it goes out of scope
+    StartVisitor(t, std::make_shared<net::Conn>(std::move(socket), std::move(peer)), {});
   };
   for (;;) {
     ec = co_await net::AcceptBatch(t->acceptor, protocol, accepted);
@@ -259,6 +314,26 @@ void SessionShard::NotifyVisitorClosed(const TunnelCore& core, const Visitor& v)
   hooks_->Notify(HookEvent::kVisitorDisconnect, std::move(req));
 }
 
+asio::awaitable<void> SessionShard::SendForward(Visitor& v, net::RelayCounters& tunnel_counters) {
+  std::string bytes;
+  if (settings_.framed) {
+    // One chunk of the framed relay's visitor-to-agent direction.
+    const uint32_t n = static_cast<uint32_t>(v.forward.size());
+    const char header[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                            static_cast<char>(n >> 8), static_cast<char>(n)};
+    bytes.assign(header, sizeof(header));
+  }
+  bytes += v.forward;
+  const asio::const_buffer buf = asio::buffer(bytes);
+  co_await v.link->WriteAll(buf);
+  for (net::RelayCounters* c : {&v.counters, &tunnel_counters}) {
+    c->plain_to_link.Add(v.forward.size());
+    c->plain_to_link_events.Add(1);
+  }
+  v.forward.clear();
+  v.forward.shrink_to_fit();
+}
+
 asio::awaitable<void> SessionShard::Serve(std::shared_ptr<TunnelShard> t,
                                           std::shared_ptr<Visitor> v) {
   auto self = shared_from_this();
@@ -289,6 +364,7 @@ asio::awaitable<void> SessionShard::Serve(std::shared_ptr<TunnelShard> t,
         start.mutable_start_relay()->set_visitor_addr(v->conn->peer());
         start.mutable_start_relay()->set_public_addr(info.public_addr);
         co_await net::WriteFrame(*v->link, start);
+        if (!v->forward.empty()) co_await SendForward(*v, t->core->slot(worker_).relay);
         net::RelaySinks sinks{&v->counters, &t->core->slot(worker_).relay};
         if (settings_.framed) {
           auto state = co_await net::FramedRelay(*v->conn, *v->link, sinks);

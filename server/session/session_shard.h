@@ -18,9 +18,11 @@
 #include "asio/any_io_executor.hpp"
 #include "asio/awaitable.hpp"
 #include "asio/ip/tcp.hpp"
+#include "asio/ip/udp.hpp"
 #include "common/net/conn.h"
 #include "server/session/data_pool.h"
 #include "server/session/tunnel_core.h"
+#include "server/session/udp_tunnel_shard.h"
 
 namespace reitunnel::server {
 
@@ -66,6 +68,20 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
   // Starts relaying visitors of `core` accepted by `acceptor` (this
   // worker's socket of the tunnel's listener group).
   void StartTunnel(std::shared_ptr<TunnelCore> core, asio::ip::tcp::acceptor acceptor);
+  // A routed tunnel (http, tls): no listener of its own; the shared vhost
+  // listener on this worker hands its visitors over (ServeRouted).
+  void StartRoutedTunnel(std::shared_ptr<TunnelCore> core);
+  // A visitor of a routed tunnel, with the bytes already read from it
+  // (forwarded before the rest). False when the tunnel does not take it here
+  // (stopped, draining, at its visitor limit); the caller answers and closes.
+  bool ServeRouted(const std::shared_ptr<TunnelCore>& core, std::shared_ptr<net::Conn> conn,
+                   std::string forward);
+  // A UDP tunnel: this worker's socket of the port's group.
+  void StartUdpTunnel(std::shared_ptr<TunnelCore> core, asio::ip::udp::socket socket,
+                      const UdpFlowSettings& settings);
+  // For UDP flows: a link (null on timeout or close), and one back.
+  asio::awaitable<Link> AcquireLinkForFlow();
+  void ReturnLink(Link link) { AddLink(std::move(link)); }
   // Stops accepting for the tunnel (drain), keeping its visitors.
   void StopAccepting(const std::string& tunnel_id);
   void StopAcceptingAll();
@@ -86,6 +102,8 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
     std::string id;
     std::shared_ptr<net::Conn> conn;
     Link link;
+    // Read by a routed listener; sent to the agent ahead of the relay.
+    std::string forward;
     net::RelayCounters counters;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     // Admitted on a sibling and moved here to meet an idle link: it is not
@@ -97,7 +115,15 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
     asio::ip::tcp::acceptor acceptor;
     std::set<std::shared_ptr<Visitor>> visitors;
     uint64_t next_visitor = 0;
+    bool routed = false;
+    bool accepting = true;
   };
+  // A new visitor of `t` accepted on this worker, admitted and served.
+  void StartVisitor(const std::shared_ptr<TunnelShard>& t, std::shared_ptr<net::Conn> conn,
+                    std::string forward);
+  bool AtLimit(const TunnelShard& t) const;
+  // Sends v->forward (a routed visitor's first bytes) over the link.
+  asio::awaitable<void> SendForward(Visitor& v, net::RelayCounters& tunnel_counters);
 
   asio::awaitable<void> AcceptLoop(std::shared_ptr<TunnelShard> t);
   asio::awaitable<void> Serve(std::shared_ptr<TunnelShard> t, std::shared_ptr<Visitor> v);
@@ -126,6 +152,7 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
   std::shared_ptr<DataPool> pool_;
   std::vector<std::weak_ptr<SessionShard>> siblings_;
   std::map<std::string, std::shared_ptr<TunnelShard>> tunnels_;
+  std::map<std::string, std::shared_ptr<UdpTunnelShard>> udp_tunnels_;
   bool closed_ = false;
 };
 

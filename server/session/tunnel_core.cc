@@ -13,6 +13,7 @@ TunnelTotals TunnelCore::Totals() const {
     t.events_out += s.relay.link_to_plain_events.Get();
     t.visitors_opened += s.visitors_opened.Get();
     t.visitors_closed += s.visitors_closed.Get();
+    t.datagrams_dropped += s.datagrams_dropped.Get();
   }
   return t;
 }

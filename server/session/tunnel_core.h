@@ -39,6 +39,7 @@ struct TunnelTotals {
   uint64_t events_out = 0;
   uint64_t visitors_opened = 0;
   uint64_t visitors_closed = 0;
+  uint64_t datagrams_dropped = 0;  // UDP: queue full, socket full, flow ending
   uint64_t active_visitors() const { return visitors_opened - visitors_closed; }
 };
 
@@ -53,6 +54,7 @@ class TunnelCore {
     net::RelayCounters relay;  // plain_to_link = "in" on the server
     net::Counter visitors_opened;
     net::Counter visitors_closed;
+    net::Counter datagrams_dropped;  // UDP tunnels
   };
   Slot& slot(int w) { return slots_[w]; }
 

@@ -142,6 +142,14 @@ class HostRouter {
     return Find(shards_, host);
   }
 
+  // True when someone holds exactly `pattern` (not: a pattern matching it).
+  bool IsClaimed(std::string_view pattern) const {
+    absl::StatusOr<HostPattern> p = ParseHostPattern(pattern);
+    if (!p.ok()) return false;
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    return Probe(shards_, p->wildcard, p->name) != nullptr;
+  }
+
   // Number of claimed patterns.
   size_t size() const {
     std::lock_guard<std::mutex> lock(snapshot_mu_);

@@ -77,6 +77,9 @@ class Hook(hook_pb2_grpc.HookServiceServicer):
         for pat in self.args.deny_tunnel:
             if re.search(pat, request.tunnel_name):
                 reason = f"{self.args.name}: tunnel name \"{request.tunnel_name}\" is reserved"
+        for pat in self.args.deny_hostname:
+            if re.search(pat, request.metadata.get("hostname", "")):
+                reason = f"{self.args.name}: this agent may not serve that hostname"
         return self._decide("tunnel_open", request, reason)
 
     def OnVisitorConnect(self, request, context):
@@ -118,6 +121,7 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1:0")
     ap.add_argument("--name", default="hook")
     ap.add_argument("--deny-tunnel", action="append", default=[])
+    ap.add_argument("--deny-hostname", action="append", default=[])
     ap.add_argument("--deny-client-label", action="append", default=[])
     ap.add_argument("--deny-start", action="store_true")
     ap.add_argument("--deny-visitors", action="store_true")

@@ -42,6 +42,52 @@ class AgentConfigTest : public ::testing::Test {
   testing::TempDir dir_;
 };
 
+TEST_F(AgentConfigTest, RoutedTunnelsInAFile) {
+  const std::string hash(64, 'a');
+  const std::string file = dir_.Write(
+      "agent2.yaml", absl::StrCat("server: a:1\ntoken: t\ntunnels:\n"
+                                  "  - {name: site, kind: http, hostname: \"*.example.com\", "
+                                  "local_addr: \"127.0.0.1:80\", http: {basic_auth_user: alice, "
+                                  "basic_auth_password_sha256: \"",
+                                  hash, "\"}}\n"
+                                  "  - {name: tls, kind: tls, hostname: secure.example.com, "
+                                  "local_addr: \"127.0.0.1:443\"}\n"
+                                  "  - {name: plain, kind: tcp, local_addr: \"127.0.0.1:22\"}\n"));
+  absl::StatusOr<AgentConfig> cfg = LoadAgentConfig({"--config=" + file});
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  ASSERT_EQ(cfg->tunnels_size(), 3);
+  EXPECT_EQ(cfg->tunnels(0).kind(), "http");
+  EXPECT_TRUE(cfg->tunnels(0).http().x_forwarded());  // the default, filled in
+  EXPECT_EQ(cfg->tunnels(1).kind(), "tls");
+  EXPECT_FALSE(cfg->tunnels(1).has_http());
+  EXPECT_EQ(cfg->tunnels(2).kind(), "");  // "tcp" is the default
+
+  auto error_of = [&](const std::string& tunnel) {
+    const std::string f = dir_.Write(
+        "bad.yaml", absl::StrCat("server: a:1\ntoken: t\ntunnels:\n  - ", tunnel, "\n"));
+    absl::StatusOr<AgentConfig> c = LoadAgentConfig({"--config=" + f});
+    EXPECT_FALSE(c.ok()) << tunnel;
+    return std::string(c.status().message());
+  };
+  EXPECT_THAT(error_of("{name: s, kind: http, local_addr: \"h:1\"}"),
+              HasSubstr("tunnels[0].hostname: missing"));
+  EXPECT_THAT(error_of("{name: s, kind: http, hostname: a.b, remote_port: 80, local_addr: \"h:1\"}"),
+              HasSubstr("must be 0 for http tunnels"));
+  EXPECT_THAT(error_of("{name: s, hostname: a.b, local_addr: \"h:1\"}"),
+              HasSubstr("only http and tls tunnels have a hostname"));
+  EXPECT_THAT(error_of("{name: s, kind: gopher, local_addr: \"h:1\"}"),
+              HasSubstr("expected tcp, udp, http or tls"));
+  EXPECT_THAT(error_of("{name: s, kind: tls, hostname: a.b, local_addr: \"h:1\", "
+                       "http: {basic_auth_user: u, basic_auth_password: p}}"),
+              HasSubstr("only for http tunnels"));
+  EXPECT_THAT(error_of("{name: s, kind: http, hostname: a.b, local_addr: \"h:1\", "
+                       "http: {basic_auth_user: u}}"),
+              HasSubstr("exactly one of"));
+  EXPECT_THAT(error_of("{name: s, kind: http, hostname: a.b, local_addr: \"h:1\", "
+                       "http: {basic_auth_user: u, basic_auth_password_sha256: xyz}}"),
+              HasSubstr("expected 64 hex digits"));
+}
+
 TEST_F(AgentConfigTest, ProductCommandLine) {
   absl::StatusOr<AgentConfig> cfg =
       LoadAgentConfig({"--server=127.0.0.1:7000", "--token=SECRET",

@@ -9,6 +9,7 @@ namespace reitunnel::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 template <typename T>
 std::string ErrorOf(const absl::StatusOr<T>& result) {
@@ -142,10 +143,54 @@ TEST(ParseTunnelSpecTest, TcpKindMayBeWrittenOut) {
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->remote_port(), 20080u);
   EXPECT_EQ(t->local_addr(), "127.0.0.1:8080");
-  EXPECT_EQ(ErrorOf(ParseTunnelSpec("dns=udp:53:127.0.0.1:53")),
-            "udp tunnels are not supported by this version (only tcp)");
-  EXPECT_THAT(ErrorOf(ParseTunnelSpec("site=http:app.example.com:127.0.0.1:80")),
-              HasSubstr("http tunnels are not supported"));
+  EXPECT_EQ(t->kind(), "");
+  t = ParseTunnelSpec("dns=udp:5353:127.0.0.1:53");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->kind(), "udp");
+  EXPECT_EQ(t->remote_port(), 5353u);
+  EXPECT_EQ(t->local_addr(), "127.0.0.1:53");
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("dns=udp:53:127.0.0.1:53,proxy_protocol=v2")),
+              HasSubstr("proxy_protocol is for tcp, http and tls tunnels"));
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("dns=udp:x:127.0.0.1:53")), HasSubstr("remote port"));
+}
+
+TEST(ParseTunnelSpecTest, TakesRoutedKinds) {
+  absl::StatusOr<v1::TunnelConfig> t = ParseTunnelSpec("site=http:app.example.com:127.0.0.1:80");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->kind(), "http");
+  EXPECT_EQ(t->hostname(), "app.example.com");
+  EXPECT_EQ(t->remote_port(), 0u);
+  EXPECT_EQ(t->local_addr(), "127.0.0.1:80");
+  EXPECT_FALSE(t->has_http());
+
+  t = ParseTunnelSpec("s=tls:*.example.com:[::1]:8443,proxy_protocol=v2");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->kind(), "tls");
+  EXPECT_EQ(t->hostname(), "*.example.com");
+  EXPECT_EQ(t->local_addr(), "[::1]:8443");
+  EXPECT_EQ(t->proxy_protocol(), "v2");
+
+  t = ParseTunnelSpec("site=http:a.example.com:h:1,basic_auth=alice:s3:cret,x_forwarded=false");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->http().basic_auth_user(), "alice");
+  EXPECT_EQ(t->http().basic_auth_password(), "s3:cret");  // only the first ':' splits
+  ASSERT_TRUE(t->http().has_x_forwarded());
+  EXPECT_FALSE(t->http().x_forwarded());
+
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("site=http:bad_name:h:1")), HasSubstr("invalid hostname"));
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("site=http:a.*.com:h:1")), HasSubstr("invalid hostname"));
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("site=http:a.example.com")),
+              HasSubstr("missing local address"));
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("site=http:a.example.com:h:0")),
+              HasSubstr("local address"));
+  // Basic auth belongs to http tunnels; the error never quotes the password.
+  std::string err = ErrorOf(ParseTunnelSpec("s=tls:a.example.com:h:1,basic_auth=u:secret"));
+  EXPECT_THAT(err, HasSubstr("unknown tunnel option"));
+  err = ErrorOf(ParseTunnelSpec("s=http:a.example.com:h:1,basic_auth=secret"));
+  EXPECT_THAT(err, HasSubstr("basic_auth needs USER:PASSWORD"));
+  EXPECT_THAT(err, Not(HasSubstr("secret")));
+  EXPECT_THAT(ErrorOf(ParseTunnelSpec("s=http:a.example.com:h:1,x_forwarded=maybe")),
+              HasSubstr("true or false"));
 }
 
 TEST(ParseTunnelSpecTest, TakesProxyProtocolOption) {

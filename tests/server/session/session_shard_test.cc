@@ -234,6 +234,59 @@ TEST_F(SessionShardTest, VisitorOnTheLinksOwnWorkerIsServedWithoutAHandOver) {
   EXPECT_TRUE(IsOpenOn(0, link));  // the same connection, back in the pool
 }
 
+// A routed (http, tls) tunnel: no listener of its own; a vhost listener
+// hands the visitor over with the bytes it read, which reach the agent
+// first, as one chunk, counted like relayed bytes.
+TEST_F(SessionShardTest, RoutedVisitorsBytesReadForRoutingGoFirst) {
+  auto shard = shards_[1];
+  auto core = core_;
+  OnWorker(1, [shard, core] { shard->StartRoutedTunnel(core); });
+  Link link;
+  BlockingPeer agent = NewLink(1, &link);
+  AddLinkOn(1, link);
+
+  int fd = -1;
+  BlockingPeer visitor = BlockingPeer::Pair(&fd);
+  ASSERT_GE(fd, 0);
+  bool taken = false;
+  const std::string head = "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n";
+  OnWorker(1, [&] {
+    tcp::socket s(pool_.context(1));
+    s.assign(tcp::v4(), fd);
+    taken = shard->ServeRouted(core, std::make_shared<net::Conn>(std::move(s), "203.0.113.7:9"),
+                               head);
+  });
+  ASSERT_TRUE(taken);
+  ASSERT_TRUE(visitor.SendAll("body"));
+  visitor.ShutdownSend();
+
+  std::string header = agent.Recv(wire::kHeaderSize);
+  ASSERT_EQ(header.size(), wire::kHeaderSize);
+  wire::Header h;
+  std::copy(header.begin(), header.end(), h.begin());
+  auto len = wire::ParseHeader(h);
+  ASSERT_TRUE(len.ok());
+  auto frame = wire::ParsePayload(reinterpret_cast<const uint8_t*>(agent.Recv(*len).data()), *len);
+  ASSERT_TRUE(frame.ok());
+  EXPECT_EQ(frame->start_relay().visitor_addr(), "203.0.113.7:9");
+  EXPECT_EQ(agent.Recv(4 + head.size()), ChunkHeader(static_cast<uint32_t>(head.size())) + head);
+  EXPECT_EQ(agent.Recv(4 + 4 + 4), ChunkHeader(4) + "body" + ChunkHeader(net::kChunkEnd));
+  ASSERT_TRUE(agent.SendAll(ChunkHeader(2) + "ok" + ChunkHeader(net::kChunkEnd)));
+  EXPECT_EQ(visitor.RecvToEnd(), "ok");
+  ExpectRelayedOn(1, head.size() + 4, 2);
+
+  // Draining: the tunnel takes no more routed visitors.
+  OnWorker(1, [shard] { shard->StopAcceptingAll(); });
+  int fd2 = -1;
+  BlockingPeer late = BlockingPeer::Pair(&fd2);
+  OnWorker(1, [&] {
+    tcp::socket s(pool_.context(1));
+    s.assign(tcp::v4(), fd2);
+    taken = shard->ServeRouted(core, std::make_shared<net::Conn>(std::move(s), "x:1"), "GET");
+  });
+  EXPECT_FALSE(taken);
+}
+
 // Links that cannot change threads (WebSocket): the visitor moves instead.
 class UnmovableLinksTest : public SessionShardTest {
  protected:
