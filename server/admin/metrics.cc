@@ -28,6 +28,7 @@ struct DataPlaneSnapshot {
   double visitors = 0;
   double bytes_in = 0;
   double bytes_out = 0;
+  double datagrams_dropped = 0;
   bool draining = false;
 };
 
@@ -64,6 +65,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   auto closed = server_.registry().closed_totals();
   s.bytes_in = static_cast<double>(closed.bytes_in);
   s.bytes_out = static_cast<double>(closed.bytes_out);
+  s.datagrams_dropped = static_cast<double>(closed.datagrams_dropped);
   s.draining = server_.draining();
   for (const auto& v : server_.registry().Snapshot()) {
     s.agents += 1;
@@ -74,6 +76,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
       s.visitors += static_cast<double>(totals.active_visitors());
       s.bytes_in += static_cast<double>(totals.bytes_in);
       s.bytes_out += static_cast<double>(totals.bytes_out);
+      s.datagrams_dropped += static_cast<double>(totals.datagrams_dropped);
       if (per_tunnel) {
         const TunnelInfo& info = t->info();
         samples.push_back({info.tunnel_id, info.name, identity, info.opened_at, totals.bytes_in,
@@ -117,6 +120,10 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   counter("reitunnel_connections_rejected_total",
           "Agent-port connections rejected (limits, throttling, failed handshakes).",
           static_cast<double>(server_.rejects().total()));
+  counter("reitunnel_udp_datagrams_dropped_total",
+          "UDP tunnel datagrams dropped (flow queue or socket buffer full, flow ending); "
+          "counted when their flow ends.",
+          s.datagrams_dropped);
   auto bytes = Family("reitunnel_bytes_total",
                       "Bytes relayed; direction in = from visitors, out = to visitors.",
                       MetricType::Counter);

@@ -139,6 +139,7 @@ void SessionRegistry::AddClosedTotals(const TunnelTotals& t) {
   closed_.events_out += t.events_out;
   closed_.visitors_opened += t.visitors_opened;
   closed_.visitors_closed += t.visitors_closed;
+  closed_.datagrams_dropped += t.datagrams_dropped;
 }
 
 TunnelTotals SessionRegistry::closed_totals() const {

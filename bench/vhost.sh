@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Host routing side by side, in one run, on loopback: wrk GET /1k against
+# nginx through
+#   haproxy-2hop  haproxy `mode http` routing by Host (use_backend on
+#                 hdr(host)) -> haproxy `mode tcp` -> nginx
+#   reitunnel     reitunneld --http-listen (routed by Host) -> agent -> nginx
+# keep-alive (wrk's connections reused) and new connections (Connection:
+# close, one request per connection). Prints requests/s and reitunnel/haproxy.
+#
+#   REITUNNEL_BIN_DIR=build-bench/bin bench/vhost.sh
+#
+# Environment: BENCH_DURATION (5), BENCH_ROUNDS (2, median), BENCH_WRK_CONNS
+# (64), BENCH_WRK_THREADS (2), BENCH_KEEP_TMP=1.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+DUR=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-2}
+CONNS=${BENCH_WRK_CONNS:-64}
+THREADS=${BENCH_WRK_THREADS:-2}
+BIN=${REITUNNEL_BIN_DIR:-$ROOT/build-bench/bin}
+TOKEN="bench-$RANDOM$RANDOM"
+PY=/usr/bin/python3
+HOST=app.example.test
+export PATH="$PATH:/usr/sbin:/sbin"
+
+log() { printf '[vhost-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+for pair in haproxy:haproxy wrk:wrk nginx:nginx-light; do
+  command -v "${pair%%:*}" >/dev/null || {
+    log "installing ${pair#*:}"
+    apt-get install -y -qq "${pair#*:}" >/dev/null
+  }
+done
+[[ -x $BIN/reitunneld && -x $BIN/reitunnel ]] || die "no binaries in $BIN"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+TMP=$(mktemp -d /tmp/reitunnel-vhost-bench.XXXXXX)
+chmod 755 "$TMP"
+PIDS=()
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do
+    for c in $(ps -o pid= --ppid "$pid" 2>/dev/null); do kill "$c" 2>/dev/null || true; done
+    kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if [[ ${BENCH_KEEP_TMP:-0} == 1 || $rc -ne 0 ]]; then log "logs in $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() {
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  die "timed out waiting for '$2' in $1"
+}
+wait_listen() {
+  for _ in $(seq 200); do
+    $PY -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  die "nothing listens on $1"
+}
+
+NGINX=$(free_port); H1=$(free_port); H2=$(free_port); AGENT=$(free_port); ADMIN=$(free_port)
+VHOST=$(free_port)
+mkdir -p "$TMP/www" "$TMP/nginx"
+head -c 1024 /dev/urandom >"$TMP/www/1k"
+cat >"$TMP/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  server { listen 127.0.0.1:$NGINX backlog=4096; root $TMP/www; }
+}
+EOF
+nginx -p "$TMP/nginx" -c "$TMP/nginx.conf" >"$TMP/nginx.log" 2>&1 &
+PIDS+=($!)
+cat >"$TMP/h1.cfg" <<EOF
+global
+  maxconn 20000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend f
+  bind 127.0.0.1:$H1
+  acl app hdr(host) -i $HOST
+  use_backend b if app
+backend b
+  server s 127.0.0.1:$H2
+EOF
+cat >"$TMP/h2.cfg" <<EOF
+global
+  maxconn 20000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend f
+  bind 127.0.0.1:$H2
+  default_backend b
+backend b
+  server s 127.0.0.1:$NGINX
+EOF
+haproxy -f "$TMP/h2.cfg" -db >"$TMP/h2.log" 2>&1 &
+PIDS+=($!)
+haproxy -f "$TMP/h1.cfg" -db >"$TMP/h1.log" 2>&1 &
+PIDS+=($!)
+"$BIN/reitunneld" --listen=127.0.0.1:$AGENT --admin=127.0.0.1:$ADMIN --token="$TOKEN" \
+  --public-ports=$(free_port) --http-listen=127.0.0.1:$VHOST >"$TMP/server.log" 2>&1 &
+PIDS+=($!)
+wait_for "$TMP/server.log" "listening for agents"
+"$BIN/reitunnel" --server=127.0.0.1:$AGENT --token="$TOKEN" \
+  --tunnel=web=http:$HOST:127.0.0.1:$NGINX >"$TMP/agent.log" 2>&1 &
+PIDS+=($!)
+wait_for "$TMP/agent.log" 'tunnel "web" open'
+for p in $NGINX $H1 $H2 $VHOST; do wait_listen "$p"; done
+
+rps() {  # port tag [wrk args]
+  local port=$1 tag=$2; shift 2
+  wrk -t "$THREADS" -c "$CONNS" -d "${DUR}s" -H "Host: $HOST" "$@" "http://127.0.0.1:$port/1k" \
+    >"$TMP/wrk-$tag.txt" 2>&1 || true
+  grep -oP 'Requests/sec:\s*\K[0-9.]+' "$TMP/wrk-$tag.txt" || echo 0
+}
+declare -A R
+for mode in ka close; do
+  for who in haproxy reitunnel; do
+    port=$H1
+    [[ $who == reitunnel ]] && port=$VHOST
+    vals=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+      if [[ $mode == close ]]; then
+        vals+=("$(rps "$port" "$who-$mode-$r" -H 'Connection: close')")
+      else
+        vals+=("$(rps "$port" "$who-$mode-$r")")
+      fi
+      log "$who $mode round $r: ${vals[-1]} r/s"
+    done
+    R[$who.$mode]=$(printf '%s\n' "${vals[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  done
+done
+for f in "$TMP"/wrk-*.txt; do
+  grep -q "Non-2xx\|Socket errors" "$f" && { log "errors in $(basename "$f"):"; grep "Non-2xx\|Socket errors" "$f" >&2; }
+done
+printf '%-28s %14s %14s %8s\n' "host routing, wrk -c$CONNS" haproxy-2hop reitunnel ratio
+for mode in ka close; do
+  name="keep-alive r/s"
+  [[ $mode == close ]] && name="new connections r/s"
+  $PY -c "h, t = float('${R[haproxy.$mode]}'), float('${R[reitunnel.$mode]}'); print(f'{\"$name\":<28} {h:>14,.0f} {t:>14,.0f} {t / h if h else float(\"nan\"):>7.2f}x')"
+done
