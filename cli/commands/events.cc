@@ -77,6 +77,8 @@ std::string Detail(const v1::Event& e) {
     case v1::Event::kTunnelOpen: {
       const auto& p = e.tunnel_open();
       add("name", p.tunnel_name());
+      if (const std::string kind = Metadata(p.metadata(), "kind"); kind != "tcp") add("kind", kind);
+      add("host", Metadata(p.metadata(), "hostname"));
       if (p.remote_port() != 0) add("port", absl::StrCat(p.remote_port()));
       add("local", p.local_addr());
       parts.push_back(Decision(e));
