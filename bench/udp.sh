@@ -55,7 +55,7 @@ wait_for() {  # file pattern
 SINK=$(free_port); HOP1=$(free_port); HOP2=$(free_port); AGENT=$(free_port); ADMIN=$(free_port)
 PUB=$(free_port)
 
-sockperf server --udp -i 127.0.0.1 -p "$SINK" >"$TMP/sink.log" 2>&1 &
+sockperf server -i 127.0.0.1 -p "$SINK" >"$TMP/sink.log" 2>&1 &
 PIDS+=($!)
 socat UDP4-LISTEN:"$HOP2",bind=127.0.0.1,fork,reuseaddr UDP4:127.0.0.1:"$SINK" 2>"$TMP/socat2.log" &
 PIDS+=($!)
@@ -75,12 +75,12 @@ sleep 0.5  # socat and sockperf have no ready line
 declare -A R
 measure() {  # name port
   local out="$TMP/pp-$1.txt"
-  sockperf ping-pong --udp -i 127.0.0.1 -p "$2" -t "$DUR" -m "$SIZE" >"$out" 2>&1 || true
+  sockperf ping-pong -i 127.0.0.1 -p "$2" -t "$DUR" -m "$SIZE" >"$out" 2>&1 || true
   R[$1.p50]=$(grep -oP 'percentile 50.000 =\s*\K[0-9.]+' "$out" || echo 0)
   R[$1.p99]=$(grep -oP 'percentile 99.000 =\s*\K[0-9.]+' "$out" || echo 0)
   R[$1.rtps]=$(grep -oP 'ReceivedMessages=\K[0-9]+' "$out" | head -1 || echo 0)
   out="$TMP/ul-$1.txt"
-  sockperf under-load --udp -i 127.0.0.1 -p "$2" -t "$DUR" -m "$SIZE" --mps="$MPS" \
+  sockperf under-load -i 127.0.0.1 -p "$2" -t "$DUR" -m "$SIZE" --mps="$MPS" \
     --reply-every=1 >"$out" 2>&1 || true
   R[$1.sent]=$(grep -oP 'SentMessages=\K[0-9]+' "$out" | head -1 || echo 0)
   R[$1.recv]=$(grep -oP 'ReceivedMessages=\K[0-9]+' "$out" | head -1 || echo 0)

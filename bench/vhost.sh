@@ -87,7 +87,7 @@ nginx -p "$TMP/nginx" -c "$TMP/nginx.conf" >"$TMP/nginx.log" 2>&1 &
 PIDS+=($!)
 cat >"$TMP/h1.cfg" <<EOF
 global
-  maxconn 20000
+  maxconn 8000
 defaults
   mode http
   timeout connect 5s
@@ -102,7 +102,7 @@ backend b
 EOF
 cat >"$TMP/h2.cfg" <<EOF
 global
-  maxconn 20000
+  maxconn 8000
 defaults
   mode tcp
   timeout connect 5s
@@ -134,21 +134,26 @@ rps() {  # port tag [wrk args]
     >"$TMP/wrk-$tag.txt" 2>&1 || true
   grep -oP 'Requests/sec:\s*\K[0-9.]+' "$TMP/wrk-$tag.txt" || echo 0
 }
-declare -A R
+# Rounds interleave the two paths, so a noisy minute hits both; the median
+# of each path's rounds is reported.
+declare -A R V
 for mode in ka close; do
-  for who in haproxy reitunnel; do
-    port=$H1
-    [[ $who == reitunnel ]] && port=$VHOST
-    vals=()
-    for ((r = 1; r <= ROUNDS; r++)); do
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for who in haproxy reitunnel; do
+      port=$H1
+      [[ $who == reitunnel ]] && port=$VHOST
       if [[ $mode == close ]]; then
-        vals+=("$(rps "$port" "$who-$mode-$r" -H 'Connection: close')")
+        v=$(rps "$port" "$who-$mode-$r" -H 'Connection: close')
       else
-        vals+=("$(rps "$port" "$who-$mode-$r")")
+        v=$(rps "$port" "$who-$mode-$r")
       fi
-      log "$who $mode round $r: ${vals[-1]} r/s"
+      V[$who.$mode]+="$v "
+      log "$who $mode round $r: $v r/s"
     done
-    R[$who.$mode]=$(printf '%s\n' "${vals[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  done
+  for who in haproxy reitunnel; do
+    R[$who.$mode]=$(printf '%s\n' ${V[$who.$mode]} | sort -n |
+      awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
   done
 done
 for f in "$TMP"/wrk-*.txt; do

@@ -52,12 +52,21 @@ void UdpTunnelShard::Stop() {
   asio::error_code ec;
   socket_.close(ec);
   sweep_.cancel();
+  std::vector<std::shared_ptr<Flow>> denied;
   for (auto& [_, f] : flows_) {
     f->ending = true;
     f->broken = true;
     f->wake.cancel();
     if (f->link) f->link->Close();
+    if (f->denied) denied.push_back(f);
   }
+  for (auto& f : denied) Forget(f);
+}
+
+void UdpTunnelShard::Forget(const std::shared_ptr<Flow>& flow) {
+  flow->writer_done = true;
+  flow->reader_done = true;
+  MaybeFinish(flow);
 }
 
 asio::awaitable<void> UdpTunnelShard::ReceiveLoop() {
@@ -120,9 +129,16 @@ asio::awaitable<void> UdpTunnelShard::SweepLoop() {
     auto [ec] = co_await sweep_.async_wait(as_tuple(use_awaitable));
     if (ec || stopped_) co_return;
     const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<Flow>> expired_denials;
     for (auto& [_, f] : flows_) {
-      if (!f->ending && now - f->last >= settings_.idle_timeout) End(*f);
+      if (now - f->last < settings_.idle_timeout) continue;
+      if (f->denied) {
+        expired_denials.push_back(f);
+      } else if (!f->ending) {
+        End(*f);
+      }
     }
+    for (auto& f : expired_denials) Forget(f);
   }
 }
 
@@ -155,6 +171,11 @@ asio::awaitable<void> UdpTunnelShard::RunFlow(std::shared_ptr<Flow> flow) {
   auto& tunnel = core_->slot(worker_).relay;
   try {
     flow->admitted = co_await Admit(*flow);
+    if (!flow->admitted && !stopped_) {
+      flow->denied = true;
+      flow->ending = true;
+      co_return;  // the sweep forgets it once idle
+    }
     auto shard = shard_.lock();
     if (flow->admitted && shard && !flow->ending) {
       flow->link = co_await shard->AcquireLinkForFlow();
@@ -236,6 +257,9 @@ void UdpTunnelShard::MaybeFinish(const std::shared_ptr<Flow>& flow) {
   if (!flow->writer_done || !flow->reader_done) return;
   auto it = flows_.find(flow->visitor);
   if (it != flows_.end() && it->second == flow) flows_.erase(it);
+  // Still queued: never reached the agent (no link in time, vetoed, stopped).
+  flow->dropped += flow->queue.size();
+  flow->queue.clear();
   if (flow->link) {
     auto shard = shard_.lock();
     if (!flow->broken && !stopped_ && shard && flow->link->is_open() &&

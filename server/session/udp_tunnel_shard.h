@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "asio/awaitable.hpp"
 #include "asio/ip/udp.hpp"
@@ -65,6 +66,9 @@ class UdpTunnelShard : public std::enable_shared_from_this<UdpTunnelShard> {
     bool reader_done = false;  // the agent's terminator arrived (or the flow failed)
     bool broken = false;       // the link cannot be reused
     bool admitted = false;
+    // Vetoed: kept (dropping its datagrams) until idle, so a denied address
+    // costs one hook call per idle timeout, not one per datagram.
+    bool denied = false;
   };
 
   asio::awaitable<void> ReceiveLoop();
@@ -76,6 +80,8 @@ class UdpTunnelShard : public std::enable_shared_from_this<UdpTunnelShard> {
   void End(Flow& flow);
   // Once both directions are done: the link back to the pool, the flow gone.
   void MaybeFinish(const std::shared_ptr<Flow>& flow);
+  // Ends a flow that has nothing in flight (a denial).
+  void Forget(const std::shared_ptr<Flow>& flow);
 
   int worker_;
   std::shared_ptr<TunnelCore> core_;

@@ -188,7 +188,12 @@ class UdpTest(h.IntegrationTest):
         self.addCleanup(s.close)
         s.sendto(b"hello", (h.LOOPBACK, port))
         hook.wait_for_event("visitor_connect")
+        # The denial is remembered for the flow's idle time: more datagrams
+        # from that address cost no further hook call.
+        for _ in range(5):
+            s.sendto(b"again", (h.LOOPBACK, port))
         s.settimeout(1.0)
         with self.assertRaises(socket.timeout):
             s.recvfrom(65535)
         self.assertEqual(echo.peers, set())
+        self.assertEqual(hook.count_events("visitor_connect"), 1)
