@@ -1,13 +1,7 @@
 #include "server/listener/agent_listener.h"
 
-#include "asio/experimental/as_tuple.hpp"
-#include "asio/post.hpp"
-#include "asio/steady_timer.hpp"
-#include "asio/use_awaitable.hpp"
 #include "common/log/log.h"
-#include "common/net/listener.h"
 #include "common/net/spawn.h"
-#include "common/runtime/worker_pool.h"
 #include "server/auth/auth_throttle.h"
 #include "server/listener/reject_log.h"
 #include "server/registry/session_registry.h"
@@ -17,32 +11,16 @@ namespace reitunnel::server {
 using asio::ip::tcp;
 
 AgentListener::AgentListener(HandshakeEnv env, Admission* admission)
-    : env_(std::move(env)), admission_(admission) {}
-
-absl::Status AgentListener::Listen(const tcp::endpoint& ep) {
-  auto* workers = env_.session.workers;
-  std::vector<asio::any_io_executor> exs;
-  for (int i = 0; i < workers->size(); ++i) exs.push_back(workers->executor(i));
-  auto group = net::ListenGroup(ep, exs);
-  if (!group.ok()) return group.status();
-  for (auto& a : *group) acceptors_.push_back(std::make_shared<tcp::acceptor>(std::move(a)));
-  auto local = acceptors_.front()->local_endpoint();
-  address_ = net::EndpointString(local);
-  port_ = local.port();
-  for (int i = 0; i < static_cast<int>(acceptors_.size()); ++i) {
-    net::Spawn(workers->executor(i), AcceptLoop(i, acceptors_[i]), "agent_accept");
-  }
-  return absl::OkStatus();
-}
-
-void AgentListener::Close() {
-  for (auto& a : acceptors_) {
-    asio::post(a->get_executor(), [a] {
-      asio::error_code ec;
-      a->close(ec);
-    });
-  }
-}
+    : env_(std::move(env)),
+      admission_(admission),
+      group_(
+          env_.session.workers, "agent_accept",
+          [this](int worker, tcp::socket s, std::string peer) {
+            Accepted(worker, std::move(s), std::move(peer));
+          },
+          [this](const asio::error_code& ec) {
+            env_.rejects->Record("*", "*", "accept failed: " + ec.message());
+          }) {}
 
 void AgentListener::Accepted(int worker, tcp::socket socket, std::string peer) {
   std::string ip = IpOf(peer);
@@ -64,25 +42,6 @@ void AgentListener::Accepted(int worker, tcp::socket socket, std::string peer) {
              ServeAgentConnection(env_, worker, std::move(socket), std::move(peer),
                                   std::move(ticket)),
              "agent_connection");
-}
-
-asio::awaitable<void> AgentListener::AcceptLoop(int worker, std::shared_ptr<tcp::acceptor> acc) {
-  asio::error_code ec;
-  const auto protocol = acc->local_endpoint(ec).protocol();
-  if (ec) co_return;
-  // Named, not a temporary in the co_await expression (GCC 12 bug).
-  const net::AcceptedFn accepted = [this, worker](tcp::socket s, std::string peer) {
-    Accepted(worker, std::move(s), std::move(peer));
-  };
-  for (;;) {
-    ec = co_await net::AcceptBatch(*acc, protocol, accepted);
-    if (!acc->is_open() || ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      env_.rejects->Record("*", "*", "accept failed: " + ec.message());
-      asio::steady_timer backoff(acc->get_executor(), std::chrono::milliseconds(50));
-      co_await backoff.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    }
-  }
 }
 
 }  // namespace reitunnel::server

@@ -12,6 +12,7 @@
 #include "asio/awaitable.hpp"
 #include "asio/ip/tcp.hpp"
 #include "server/handshake/handshake.h"
+#include "server/listener/accept_group.h"
 #include "server/listener/admission.h"
 
 namespace reitunnel::server {
@@ -21,23 +22,20 @@ class AgentListener {
   AgentListener(HandshakeEnv env, Admission* admission);
 
   // Binds `ep` on every worker and starts accepting.
-  absl::Status Listen(const asio::ip::tcp::endpoint& ep);
+  absl::Status Listen(const asio::ip::tcp::endpoint& ep) { return group_.Listen(ep); }
   // Stops accepting (each worker closes its socket). Established sessions
   // and handshakes in progress are not touched.
-  void Close();
+  void Close() { group_.Close(); }
   // "ip:port" actually bound.
-  const std::string& address() const { return address_; }
-  uint16_t port() const { return port_; }
+  const std::string& address() const { return group_.address(); }
+  uint16_t port() const { return group_.port(); }
 
  private:
-  asio::awaitable<void> AcceptLoop(int worker, std::shared_ptr<asio::ip::tcp::acceptor> acc);
   void Accepted(int worker, asio::ip::tcp::socket socket, std::string peer);
 
   HandshakeEnv env_;
   Admission* admission_;
-  std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> acceptors_;
-  std::string address_;
-  uint16_t port_ = 0;
+  AcceptGroup group_;
 };
 
 }  // namespace reitunnel::server

@@ -495,15 +495,7 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     auto release = release_claim(port->port());
     co_await std::move(release);
   }
-  if (closed_) co_return;
-  if (d && d->kind == HookDecision::Kind::kDeny) {
-    RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_DENIED, d->reason);
-    co_return;
-  }
-  if (d && d->kind == HookDecision::Kind::kUnavailable) {
-    RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_UNAVAILABLE, d->reason);
-    co_return;
-  }
+  if (closed_ || RefusedByHook(d, name, req)) co_return;
 
   std::vector<asio::ip::tcp::acceptor> acceptors;
   std::vector<asio::ip::udp::socket> sockets;
@@ -568,6 +560,18 @@ asio::awaitable<std::optional<HookDecision>> AgentSession::DecideTunnelOpen(cons
   hr.set_local_addr(ti.local_addr);
   HookDecision d = co_await hooks->Decide(HookEvent::kTunnelOpen, std::move(hr));
   co_return d;
+}
+
+bool AgentSession::RefusedByHook(const std::optional<HookDecision>& d, const std::string& name,
+                                 const wire::v1::OpenTunnel& req) {
+  if (!d || d->allowed()) return false;
+  // Only the hook's own DENY is permanent; its failure policy's refusal is
+  // retryable.
+  RefuseTunnel(name, req,
+               d->kind == HookDecision::Kind::kDeny ? wire::v1::REFUSAL_CODE_DENIED
+                                                    : wire::v1::REFUSAL_CODE_UNAVAILABLE,
+               d->reason);
+  return true;
 }
 
 void AgentSession::BalanceAllowedOpen(const std::shared_ptr<TunnelCore>& core,

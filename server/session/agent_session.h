@@ -76,6 +76,10 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   TunnelInfo DescribeTunnel(const std::string& name, const wire::v1::OpenTunnel& req) const;
   // Asks OnTunnelOpen; nullopt when no hook is subscribed.
   asio::awaitable<std::optional<HookDecision>> DecideTunnelOpen(const TunnelInfo& ti);
+  // Refuses the tunnel when the hook did not allow it (DENIED, or
+  // UNAVAILABLE from a failure policy); false when it may open.
+  bool RefusedByHook(const std::optional<HookDecision>& d, const std::string& name,
+                     const wire::v1::OpenTunnel& req);
   // A hook allowed an open that then failed: OnTunnelClose with the reason.
   void BalanceAllowedOpen(const std::shared_ptr<TunnelCore>& core, const std::string& reason);
   // The tunnel is open on every shard: record it, tell hooks and the agent.

@@ -63,15 +63,7 @@ asio::awaitable<void> AgentSession::OpenRoutedTunnel(std::string name, wire::v1:
   auto core = std::make_shared<TunnelCore>(ti, static_cast<int>(entry_->shards.size()));
 
   std::optional<HookDecision> d = co_await DecideTunnelOpen(ti);
-  if (closed_) co_return;
-  if (d && d->kind == HookDecision::Kind::kDeny) {
-    RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_DENIED, d->reason);
-    co_return;
-  }
-  if (d && d->kind == HookDecision::Kind::kUnavailable) {
-    RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_UNAVAILABLE, d->reason);
-    co_return;
-  }
+  if (closed_ || RefusedByHook(d, name, req)) co_return;
 
   // Every shard knows the tunnel before the first visitor can be routed to it.
   auto shards = entry_->shards;

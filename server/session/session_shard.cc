@@ -13,6 +13,7 @@
 #include "server/cluster_mode/cluster_node.h"
 #include "server/hooks/hook_dispatcher.h"
 #include "server/session/active_visitors.h"
+#include "server/session/visitor_events.h"
 
 namespace reitunnel::server {
 
@@ -280,14 +281,8 @@ asio::awaitable<void> SessionShard::AcceptLoop(std::shared_ptr<TunnelShard> t) {
 asio::awaitable<bool> SessionShard::Admit(const TunnelShard& t, const Visitor& v) {
   if (!hooks_ || !hooks_->Subscribed(HookEvent::kVisitorConnect)) co_return true;
   const auto& info = t.core->info();
-  hook::v1::VisitorConnectRequest req;
-  req.set_client_id(info.client_id);
-  req.set_tunnel_id(info.tunnel_id);
-  req.mutable_metadata()->insert(info.metadata.begin(), info.metadata.end());
-  (*req.mutable_metadata())["visitor_addr"] = v.conn->peer();
-  req.set_visitor_addr(v.conn->peer());
-  req.set_visitor_id(v.id);
-  HookDecision d = co_await hooks_->Decide(HookEvent::kVisitorConnect, std::move(req));
+  HookDecision d = co_await hooks_->Decide(HookEvent::kVisitorConnect,
+                                           VisitorConnectRequestFor(info, v.conn->peer(), v.id));
   if (!d.allowed()) {
     log::Info("visitor_denied", "visitor denied by policy",
               {{"tunnel_id", info.tunnel_id}, {"visitor", v.conn->peer()}, {"reason", d.reason}});
@@ -297,21 +292,9 @@ asio::awaitable<bool> SessionShard::Admit(const TunnelShard& t, const Visitor& v
 
 void SessionShard::NotifyVisitorClosed(const TunnelCore& core, const Visitor& v) {
   if (!hooks_ || !hooks_->Subscribed(HookEvent::kVisitorDisconnect)) return;
-  const auto& info = core.info();
-  hook::v1::VisitorDisconnectRequest req;
-  req.set_client_id(info.client_id);
-  req.set_tunnel_id(info.tunnel_id);
-  req.mutable_metadata()->insert(info.metadata.begin(), info.metadata.end());
-  (*req.mutable_metadata())["visitor_addr"] = v.conn->peer();
-  req.set_visitor_addr(v.conn->peer());
-  req.set_visitor_id(v.id);
-  req.set_bytes_received(v.counters.plain_to_link.Get());
-  req.set_bytes_sent(v.counters.link_to_plain.Get());
-  req.set_duration_ms(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            v.started)
-          .count()));
-  hooks_->Notify(HookEvent::kVisitorDisconnect, std::move(req));
+  hooks_->Notify(HookEvent::kVisitorDisconnect,
+                 VisitorDisconnectRequestFor(core.info(), v.conn->peer(), v.id, v.counters,
+                                             v.started));
 }
 
 asio::awaitable<void> SessionShard::SendForward(Visitor& v, net::RelayCounters& tunnel_counters) {

@@ -14,6 +14,7 @@
 #include "server/hooks/hook_dispatcher.h"
 #include "server/session/active_visitors.h"
 #include "server/session/session_shard.h"
+#include "server/session/visitor_events.h"
 
 namespace reitunnel::server {
 
@@ -150,14 +151,8 @@ void UdpTunnelShard::End(Flow& flow) {
 asio::awaitable<bool> UdpTunnelShard::Admit(const Flow& flow) {
   if (!hooks_ || !hooks_->Subscribed(HookEvent::kVisitorConnect)) co_return true;
   const auto& info = core_->info();
-  hook::v1::VisitorConnectRequest req;
-  req.set_client_id(info.client_id);
-  req.set_tunnel_id(info.tunnel_id);
-  req.mutable_metadata()->insert(info.metadata.begin(), info.metadata.end());
-  (*req.mutable_metadata())["visitor_addr"] = flow.peer;
-  req.set_visitor_addr(flow.peer);
-  req.set_visitor_id(flow.id);
-  HookDecision d = co_await hooks_->Decide(HookEvent::kVisitorConnect, std::move(req));
+  HookDecision d = co_await hooks_->Decide(HookEvent::kVisitorConnect,
+                                           VisitorConnectRequestFor(info, flow.peer, flow.id));
   if (!d.allowed()) {
     log::Info("visitor_denied", "UDP flow denied by policy",
               {{"tunnel_id", info.tunnel_id}, {"visitor", flow.peer}, {"reason", d.reason}});
@@ -278,24 +273,13 @@ void UdpTunnelShard::MaybeFinish(const std::shared_ptr<Flow>& flow) {
   }
   core_->slot(worker_).datagrams_dropped.Add(flow->dropped);
   if (!flow->admitted || !hooks_ || !hooks_->Subscribed(HookEvent::kVisitorDisconnect)) return;
-  hook::v1::VisitorDisconnectRequest req;
-  req.set_client_id(info.client_id);
-  req.set_tunnel_id(info.tunnel_id);
-  req.mutable_metadata()->insert(info.metadata.begin(), info.metadata.end());
-  (*req.mutable_metadata())["visitor_addr"] = flow->peer;
+  hook::v1::VisitorDisconnectRequest req =
+      VisitorDisconnectRequestFor(info, flow->peer, flow->id, flow->counters, flow->started);
   (*req.mutable_metadata())["datagrams_received"] =
       absl::StrCat(flow->counters.plain_to_link_events.Get());
   (*req.mutable_metadata())["datagrams_sent"] =
       absl::StrCat(flow->counters.link_to_plain_events.Get());
   (*req.mutable_metadata())["datagrams_dropped"] = absl::StrCat(flow->dropped);
-  req.set_visitor_addr(flow->peer);
-  req.set_visitor_id(flow->id);
-  req.set_bytes_received(flow->counters.plain_to_link.Get());
-  req.set_bytes_sent(flow->counters.link_to_plain.Get());
-  req.set_duration_ms(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            flow->started)
-          .count()));
   hooks_->Notify(HookEvent::kVisitorDisconnect, std::move(req));
 }
 

@@ -3,17 +3,12 @@
 #include <string_view>
 #include <utility>
 
-#include "asio/experimental/as_tuple.hpp"
-#include "asio/post.hpp"
-#include "asio/steady_timer.hpp"
-#include "asio/use_awaitable.hpp"
 #include "common/http/forwarding.h"
 #include "common/http/request_head.h"
 #include "common/http/responses.h"
 #include "common/log/log.h"
 #include "common/net/conn.h"
 #include "common/net/deadline.h"
-#include "common/net/listener.h"
 #include "common/net/spawn.h"
 #include "common/runtime/worker_pool.h"
 #include "common/tls_sniff/client_hello_reader.h"
@@ -49,7 +44,19 @@ const char* ModeName(VhostListener::Mode mode) {
 
 VhostListener::VhostListener(Options options, runtime::WorkerPool* workers, Router* router,
                              Admission* admission)
-    : options_(options), workers_(workers), router_(router), admission_(admission) {
+    : options_(options),
+      workers_(workers),
+      router_(router),
+      admission_(admission),
+      group_(
+          workers, "vhost_accept",
+          [this](int worker, tcp::socket s, std::string peer) {
+            Accepted(worker, std::move(s), std::move(peer));
+          },
+          [this](const asio::error_code& ec) {
+            log::Warn("vhost_accept_failed", "accepting a routed connection failed",
+                      {{"listener", ModeName(options_.mode)}, {"error", ec.message()}});
+          }) {
   for (int i = 0; i < workers_->size(); ++i) {
     readers_.push_back(std::make_unique<Router::Reader>(*router_));
   }
@@ -57,58 +64,18 @@ VhostListener::VhostListener(Options options, runtime::WorkerPool* workers, Rout
 
 VhostListener::~VhostListener() = default;
 
-absl::Status VhostListener::Listen(const tcp::endpoint& ep) {
-  std::vector<asio::any_io_executor> exs;
-  for (int i = 0; i < workers_->size(); ++i) exs.push_back(workers_->executor(i));
-  auto group = net::ListenGroup(ep, exs);
-  if (!group.ok()) return group.status();
-  for (auto& a : *group) acceptors_.push_back(std::make_shared<tcp::acceptor>(std::move(a)));
-  auto local = acceptors_.front()->local_endpoint();
-  address_ = net::EndpointString(local);
-  port_ = local.port();
-  for (int i = 0; i < static_cast<int>(acceptors_.size()); ++i) {
-    net::Spawn(workers_->executor(i), AcceptLoop(i, acceptors_[i]), "vhost_accept");
+void VhostListener::Accepted(int worker, tcp::socket socket, std::string peer) {
+  const char* why = nullptr;
+  // A slot per connection still reading its head: slow or idle clients from
+  // one address cannot hold every slot.
+  Admission::Ticket ticket = admission_->Admit(IpOf(peer), false, &why);
+  if (!ticket) {
+    log::Debug("vhost_rejected", "routed connection refused",
+               {{"listener", ModeName(options_.mode)}, {"reason", why}});
+    return;
   }
-  return absl::OkStatus();
-}
-
-void VhostListener::Close() {
-  for (auto& a : acceptors_) {
-    asio::post(a->get_executor(), [a] {
-      asio::error_code ec;
-      a->close(ec);
-    });
-  }
-}
-
-asio::awaitable<void> VhostListener::AcceptLoop(int worker, std::shared_ptr<tcp::acceptor> acc) {
-  asio::error_code ec;
-  const auto protocol = acc->local_endpoint(ec).protocol();
-  if (ec) co_return;
-  // Named, not a temporary in the co_await expression (GCC 12 bug).
-  const net::AcceptedFn accepted = [this, worker](tcp::socket s, std::string peer) {
-    const char* why = nullptr;
-    // A slot per connection still reading its head: slow or idle clients
-    // from one address cannot hold every slot.
-    Admission::Ticket ticket = admission_->Admit(IpOf(peer), false, &why);
-    if (!ticket) {
-      log::Debug("vhost_rejected", "routed connection refused",
-                 {{"listener", ModeName(options_.mode)}, {"reason", why}});
-      return;
-    }
-    auto conn = std::make_shared<net::Conn>(std::move(s), std::move(peer));
-    net::Spawn(conn->get_executor(), Serve(worker, conn, std::move(ticket)), "vhost_connection");
-  };
-  for (;;) {
-    ec = co_await net::AcceptBatch(*acc, protocol, accepted);
-    if (!acc->is_open() || ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      log::Warn("vhost_accept_failed", "accepting a routed connection failed",
-                {{"listener", ModeName(options_.mode)}, {"error", ec.message()}});
-      asio::steady_timer backoff(acc->get_executor(), std::chrono::milliseconds(50));
-      co_await backoff.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    }
-  }
+  auto conn = std::make_shared<net::Conn>(std::move(socket), std::move(peer));
+  net::Spawn(conn->get_executor(), Serve(worker, conn, std::move(ticket)), "vhost_connection");
 }
 
 asio::awaitable<void> VhostListener::Serve(int worker, std::shared_ptr<net::Conn> conn,

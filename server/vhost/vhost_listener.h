@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "asio/awaitable.hpp"
 #include "asio/ip/tcp.hpp"
+#include "server/listener/accept_group.h"
 #include "server/listener/admission.h"
 #include "server/vhost/routes.h"
 
@@ -42,14 +43,14 @@ class VhostListener {
                 Admission* admission);
   ~VhostListener();
 
-  absl::Status Listen(const asio::ip::tcp::endpoint& ep);
+  absl::Status Listen(const asio::ip::tcp::endpoint& ep) { return group_.Listen(ep); }
   // Stops accepting; connections already routed keep relaying.
-  void Close();
-  const std::string& address() const { return address_; }
-  uint16_t port() const { return port_; }
+  void Close() { group_.Close(); }
+  const std::string& address() const { return group_.address(); }
+  uint16_t port() const { return group_.port(); }
 
  private:
-  asio::awaitable<void> AcceptLoop(int worker, std::shared_ptr<asio::ip::tcp::acceptor> acc);
+  void Accepted(int worker, asio::ip::tcp::socket socket, std::string peer);
   asio::awaitable<void> Serve(int worker, std::shared_ptr<net::Conn> conn,
                               Admission::Ticket ticket);
   // The tunnel for this connection and the bytes to forward to it, or null
@@ -65,9 +66,7 @@ class VhostListener {
   Admission* admission_;
   // One per worker, used only on its worker.
   std::vector<std::unique_ptr<Router::Reader>> readers_;
-  std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> acceptors_;
-  std::string address_;
-  uint16_t port_ = 0;
+  AcceptGroup group_;
 };
 
 }  // namespace reitunnel::server::vhost
