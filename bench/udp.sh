@@ -21,36 +21,15 @@ SIZE=${BENCH_UDP_SIZE:-64}
 BIN=${REITUNNEL_BIN_DIR:-$ROOT/build-bench/bin}
 TOKEN="bench-$RANDOM$RANDOM"
 PY=/usr/bin/python3
+BENCH_NAME=udp-bench
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 
-log() { printf '[udp-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
 
-for pair in socat:socat sockperf:sockperf; do
-  command -v "${pair%%:*}" >/dev/null || {
-    log "installing ${pair#*:}"
-    apt-get install -y -qq "${pair#*:}" >/dev/null
-  }
-done
+need socat:socat sockperf:sockperf
 [[ -x $BIN/reitunneld && -x $BIN/reitunnel ]] || die "no binaries in $BIN (build them or set REITUNNEL_BIN_DIR)"
 
-TMP=$(mktemp -d /tmp/reitunnel-udp-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do
-    for c in $(ps -o pid= --ppid "$pid" 2>/dev/null); do kill "$c" 2>/dev/null || true; done
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 || $rc -ne 0 ]]; then log "logs in $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {  # file pattern
-  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
-  die "timed out waiting for '$2' in $1"
-}
 
 SINK=$(free_port); HOP1=$(free_port); HOP2=$(free_port); AGENT=$(free_port); ADMIN=$(free_port)
 PUB=$(free_port)

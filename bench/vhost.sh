@@ -22,38 +22,16 @@ THREADS=${BENCH_WRK_THREADS:-2}
 BIN=${REITUNNEL_BIN_DIR:-$ROOT/build-bench/bin}
 TOKEN="bench-$RANDOM$RANDOM"
 PY=/usr/bin/python3
+BENCH_NAME=vhost-bench
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 HOST=app.example.test
 export PATH="$PATH:/usr/sbin:/sbin"
 
-log() { printf '[vhost-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
-for pair in haproxy:haproxy wrk:wrk nginx:nginx-light; do
-  command -v "${pair%%:*}" >/dev/null || {
-    log "installing ${pair#*:}"
-    apt-get install -y -qq "${pair#*:}" >/dev/null
-  }
-done
+need haproxy:haproxy wrk:wrk nginx:nginx-light
 [[ -x $BIN/reitunneld && -x $BIN/reitunnel ]] || die "no binaries in $BIN"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-TMP=$(mktemp -d /tmp/reitunnel-vhost-bench.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do
-    for c in $(ps -o pid= --ppid "$pid" 2>/dev/null); do kill "$c" 2>/dev/null || true; done
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 || $rc -ne 0 ]]; then log "logs in $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {
-  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
-  die "timed out waiting for '$2' in $1"
-}
 wait_listen() {
   for _ in $(seq 200); do
     $PY -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0

@@ -22,6 +22,17 @@ PY = "/usr/bin/python3"
 VISITOR_HOST = "127.0.0.9"  # a loopback "host" other than the agent's
 
 
+def read_fields(f):
+    """Header fields up to the empty line, lower-cased names (first wins)."""
+    fields = {}
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b"\n", b""):
+            return fields
+        k, v = line.decode().split(":", 1)
+        fields.setdefault(k.strip().lower(), v.strip())
+
+
 class HttpBackend(h._ThreadedServer):
     """A keep-alive HTTP/1.1 origin: answers each request with its name and
     the routing-relevant fields it received, one line each."""
@@ -37,13 +48,7 @@ class HttpBackend(h._ThreadedServer):
             if not line:
                 return
             request_line = line.decode().strip()
-            headers = {}
-            while True:
-                line = f.readline()
-                if line in (b"\r\n", b"\n", b""):
-                    break
-                k, v = line.decode().split(":", 1)
-                headers.setdefault(k.strip().lower(), v.strip())
+            headers = read_fields(f)
             length = int(headers.get("content-length", "0"))
             body = f.read(length) if length else b""
             text = "\n".join([
@@ -64,13 +69,7 @@ def read_response(f):
     if not status_line:
         raise AssertionError("connection closed before a response")
     status = int(status_line.split()[1])
-    headers = {}
-    while True:
-        line = f.readline()
-        if line in (b"\r\n", b"\n", b""):
-            break
-        k, v = line.decode().split(":", 1)
-        headers[k.strip().lower()] = v.strip()
+    headers = read_fields(f)
     body = f.read(int(headers.get("content-length", "0")))
     return status, headers, body
 
