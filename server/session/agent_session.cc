@@ -282,57 +282,6 @@ std::string AgentSession::ClaimOwner(const std::string& tunnel_name) const {
                       "/", tunnel_name);
 }
 
-asio::awaitable<std::unique_ptr<PortAllocator::Reservation>> AgentSession::ReserveClusterPort(
-    const std::string& name, uint32_t requested, Refusal* refusal) {
-  auto* cluster = deps_.cluster;
-  auto* ports = deps_.ports;
-  const std::string owner = ClaimOwner(name);
-  absl::StatusOr<cluster::ClaimResult> r;
-  if (requested == 0) {
-    const auto range = ports->RangeString();
-    std::function<bool(uint16_t)> usable = [ports](uint16_t p) {
-      return !net::ProbeListen({ports->bind_addr(), p});
-    };
-    auto [lo, hi] = ports->range();
-    auto op = cluster->PickFree(lo, hi, owner, usable);
-    r = co_await std::move(op);
-    if (!r.ok() && r.status().code() == absl::StatusCode::kResourceExhausted) {
-      *refusal = {wire::v1::REFUSAL_CODE_LIMIT,
-                  absl::StrCat("no port of the range ", range, " is free in the cluster")};
-      co_return nullptr;
-    }
-  } else {
-    if (!ports->InRange(requested)) {
-      co_return ports->Reserve(requested, refusal);  // the range refusal
-    }
-    auto op = cluster->Claim(static_cast<uint16_t>(requested), owner);
-    r = co_await std::move(op);
-  }
-  if (!r.ok()) {
-    log::Warn("port_claim_failed", "cannot claim the port in the cluster",
-              {{"client_id", entry_->info.client_id}, {"name", name},
-               {"error", std::string(r.status().message())}});
-    *refusal = {wire::v1::REFUSAL_CODE_UNAVAILABLE,
-                "the cluster cannot confirm port ownership right now (etcd unreachable); "
-                "try again later"};
-    co_return nullptr;
-  }
-  if (!r->claimed) {
-    log::Info("port_claim_refused", "port held by another agent in the cluster",
-              {{"client_id", entry_->info.client_id}, {"name", name}, {"port", r->port},
-               {"held_by", r->held_by}});
-    *refusal = {wire::v1::REFUSAL_CODE_PORT_IN_USE,
-                absl::StrCat("port ", r->port, " is already in use in the cluster")};
-    co_return nullptr;
-  }
-  auto reservation = ports->Reserve(r->port, refusal);
-  if (!reservation) {
-    auto release = cluster->Release(r->port);
-    (void)co_await std::move(release);
-  }
-  co_return reservation;
-}
-
 void AgentSession::RequestLinks(uint32_t n) {
   if (closed_) return;
   wire::v1::Frame f;
@@ -424,112 +373,51 @@ asio::awaitable<void> AgentSession::HandleOpenTunnel(wire::v1::OpenTunnel req) {
     r.hostname = req.hostname().substr(0, 253);
     deps_.registry->SetRequested(*entry_, r);
   }
-  switch (req.kind()) {
-    case wire::v1::TUNNEL_KIND_UNSPECIFIED:
-    case wire::v1::TUNNEL_KIND_TCP:
-      break;
-    case wire::v1::TUNNEL_KIND_UDP:
-      // Datagrams travel as chunks on reusable links.
-      if (!info.HasFeature("framed_relay")) {
-        RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_BAD_REQUEST,
-                     "udp tunnels need an agent with framed data connections");
-        co_return;
-      }
-      break;
-    case wire::v1::TUNNEL_KIND_HTTP:
-    case wire::v1::TUNNEL_KIND_TLS:
-      co_await OpenRoutedTunnel(std::move(name), std::move(req));
-      co_return;
-    default:
-      RefuseTunnel(name, req, wire::v1::REFUSAL_CODE_BAD_REQUEST,
-                   "tunnel kind not supported by this server (tcp, http, tls)");
-      co_return;
-  }
-  // ---- Per-agent identity: agents[].allowed_ports (server/auth/allowed_ports.h).
-  // Refuses a port the identity may not use; for 0 picks one it may.
-  uint32_t requested = req.remote_port();
-  if (auto denied = ApplyAllowedPorts(info, *deps_.ports, &requested)) {
-    RefuseTunnel(name, req, denied->code, denied->reason);
-    co_return;
-  }
-  // ----
+  EntranceContext ctx;
+  ctx.deps = &deps_;
+  ctx.agent = &entry_->info;
+  ctx.shards = entry_->shards;
+  ctx.name = name;
+  ctx.claim_owner = ClaimOwner(name);
   Refusal refusal;
-  std::unique_ptr<PortAllocator::Reservation> port;
-  if (deps_.cluster) {
-    port = co_await ReserveClusterPort(name, requested, &refusal);
-    if (closed_) {
-      if (port) {
-        auto release = deps_.cluster->Release(port->port());
-        (void)co_await std::move(release);
-      }
-      co_return;
-    }
-  } else {
-    port = deps_.ports->Reserve(requested, &refusal);
-  }
-  if (!port) {
+  std::unique_ptr<Entrance> entrance = MakeEntrance(req, std::move(ctx), &refusal);
+  if (!entrance) {
     RefuseTunnel(name, req, refusal.code, refusal.reason);
     co_return;
   }
-  // Released cluster-wide on every path that does not open the tunnel.
-  bool claimed = deps_.cluster != nullptr;
-  auto release_claim = [this, &claimed](uint16_t p) -> asio::awaitable<void> {
-    if (!claimed) co_return;
-    claimed = false;
-    auto op = deps_.cluster->Release(p);
-    (void)co_await std::move(op);
-  };
-
-  const bool udp = req.kind() == wire::v1::TUNNEL_KIND_UDP;
+  // The port or host name is held before the hook decides, so the hook is
+  // told what will be served, and a veto leaves nothing bound.
   TunnelInfo ti = DescribeTunnel(name, req);
-  if (udp) ti.metadata["kind"] = "udp";
-  ti.remote_port = port->port();
-  ti.public_addr = net::EndpointString({deps_.ports->bind_addr(), port->port()});
-  ti.metadata["remote_port"] = absl::StrCat(ti.remote_port);
+  std::optional<Refusal> refused = co_await entrance->Reserve(&ti);
+  if (closed_ || refused) {
+    co_await entrance->Release();
+    if (!closed_) RefuseTunnel(name, req, refused->code, refused->reason);
+    co_return;
+  }
   auto core = std::make_shared<TunnelCore>(ti, static_cast<int>(entry_->shards.size()));
 
-  // The hook decides before the port is bound, so a veto leaves nothing
-  // bound; the port it is told is the one that will be bound.
   std::optional<HookDecision> d = co_await DecideTunnelOpen(ti);
   if (closed_ || (d && !d->allowed())) {
-    auto release = release_claim(port->port());
-    co_await std::move(release);
-  }
-  if (closed_ || RefusedByHook(d, name, req)) co_return;
-
-  std::vector<asio::ip::tcp::acceptor> acceptors;
-  std::vector<asio::ip::udp::socket> sockets;
-  if (udp) {
-    sockets = deps_.ports->BindUdp(*port, ShardExecutors(), &refusal);
-  } else {
-    acceptors = deps_.ports->Bind(*port, ShardExecutors(), &refusal);
-  }
-  if (acceptors.empty() && sockets.empty()) {
-    if (d) BalanceAllowedOpen(core, absl::StrCat("failed to open: ", refusal.reason));
-    auto release = release_claim(port->port());
-    co_await std::move(release);
-    RefuseTunnel(name, req, refusal.code, refusal.reason);
+    co_await entrance->Release();
+    if (!closed_) RefusedByHook(d, name, req);
     co_return;
   }
-  UdpFlowSettings flows;
-  flows.idle_timeout = deps_.settings->udp_flow_idle_timeout;
-  flows.max_flows_per_tunnel = deps_.settings->max_visitors_per_tunnel;
-  for (size_t w = 0; w < entry_->shards.size(); ++w) {
-    auto s = entry_->shards[w];
-    if (udp) {
-      asio::post(s->executor(), [s, core, flows, sock = std::move(sockets[w])]() mutable {
-        s->StartUdpTunnel(core, std::move(sock), flows);
-      });
-    } else {
-      asio::post(s->executor(), [s, core, acc = std::move(acceptors[w])]() mutable {
-        s->StartTunnel(core, std::move(acc));
-      });
+  refused = co_await entrance->Start(core);
+  if (refused || closed_) {
+    // The hook allowed an open that did not happen: balance it with a close
+    // carrying the reason, so a hook's accounting never drifts.
+    if (d) {
+      BalanceAllowedOpen(core, absl::StrCat("failed to open: ",
+                                            refused ? refused->reason : "the agent disconnected"));
     }
+    entrance->StopReaching();
+    co_await entrance->Release();
+    if (refused && !closed_) RefuseTunnel(name, req, refused->code, refused->reason);
+    co_return;  // a session that closed meanwhile stops its shards' tunnels itself
   }
   Open open;
   open.core = core;
-  open.port = std::move(port);
-  open.claimed = claimed;
+  open.entrance = std::move(entrance);
   TunnelIsOpen(name, req, std::move(open));
 }
 
@@ -658,8 +546,7 @@ asio::awaitable<void> AgentSession::FinishTunnels(std::vector<Open> tunnels,
   std::vector<std::string> ids;
   for (auto& t : tunnels) {
     ids.push_back(t.core->info().tunnel_id);
-    // No new visitor is routed to it from now on.
-    if (t.router) (void)t.router->Release(t.hostname, t.core->info().tunnel_id);
+    t.entrance->StopReaching();  // no new visitor reaches it from now on
   }
   auto shards = entry_->shards;
   std::function<void(size_t)> stop = [shards, ids](size_t i) {
@@ -695,11 +582,7 @@ asio::awaitable<void> AgentSession::FinishTunnels(std::vector<Open> tunnels,
     req.set_remote_port(ti.remote_port);
     cores.push_back(t.core);
     closes.push_back(std::move(req));
-    if (t.claimed && deps_.cluster) {
-      auto release = deps_.cluster->Release(ti.remote_port);
-      (void)co_await std::move(release);
-    }
-    t.port.reset();  // the port may be reused from now on
+    co_await t.entrance->Release();  // the port (claim) may be reused from now on
   }
   // One batch with every tunnel's last traffic, then the closes: one stream
   // turnover for all of them.

@@ -23,7 +23,7 @@
 #include "server/session/session_deps.h"
 #include "server/hooks/hook_dispatcher.h"
 #include "server/session/tunnel_core.h"
-#include "server/vhost/routes.h"
+#include "server/tunnels/entrance.h"
 
 namespace reitunnel::server {
 
@@ -64,13 +64,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
  private:
   struct Open {
     std::shared_ptr<TunnelCore> core;
-    std::unique_ptr<PortAllocator::Reservation> port;  // tcp
-    bool claimed = false;  // cluster mode: holds the cluster-wide claim
-    // http, tls: the hostname claim (owner: the tunnel id) and what it
-    // routes to, kept alive here.
-    vhost::Router* router = nullptr;
-    std::string hostname;
-    std::shared_ptr<const vhost::RoutedTunnel> routed;
+    std::unique_ptr<Entrance> entrance;  // how visitors reach it (its kind)
   };
   // The TunnelInfo every kind shares, metadata included.
   TunnelInfo DescribeTunnel(const std::string& name, const wire::v1::OpenTunnel& req) const;
@@ -84,12 +78,6 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   void BalanceAllowedOpen(const std::shared_ptr<TunnelCore>& core, const std::string& reason);
   // The tunnel is open on every shard: record it, tell hooks and the agent.
   void TunnelIsOpen(const std::string& name, const wire::v1::OpenTunnel& req, Open open);
-  // http: and tls: tunnels (routed_open.cc).
-  asio::awaitable<void> OpenRoutedTunnel(std::string name, wire::v1::OpenTunnel req);
-  // Cluster mode: claims the port cluster-wide for this agent's tunnel
-  // (picks one free everywhere for REMOTE_PORT 0), then reserves it here.
-  asio::awaitable<std::unique_ptr<PortAllocator::Reservation>> ReserveClusterPort(
-      const std::string& name, uint32_t requested, Refusal* refusal);
   std::string ClaimOwner(const std::string& tunnel_name) const;
 
   AgentSession(const SessionDeps& deps, std::shared_ptr<SessionEntry> entry,
