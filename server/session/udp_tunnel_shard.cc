@@ -11,6 +11,7 @@
 #include "common/net/frame_io.h"
 #include "common/net/listener.h"
 #include "common/net/spawn.h"
+#include "server/cluster_mode/cluster_node.h"
 #include "server/hooks/hook_dispatcher.h"
 #include "server/session/active_visitors.h"
 #include "server/session/session_shard.h"
@@ -94,6 +95,9 @@ void UdpTunnelShard::Received(const udp::endpoint& from, const char* data, size_
       // once it is gone, so nothing is misrouted meanwhile.
       ++it->second->dropped;
       return;
+    }
+    if (settings_.cluster && !settings_.cluster->ServingAllowed(core_->info().remote_port)) {
+      return;  // cut off from etcd: another agent may own this port by now
     }
     if (!accepting_ || core_->Totals().active_visitors() >= settings_.max_flows_per_tunnel) {
       if (refused_++ == 0) {

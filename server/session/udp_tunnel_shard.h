@@ -25,6 +25,7 @@
 namespace reitunnel::server {
 
 class ActiveVisitors;
+class ClusterNode;
 class HookDispatcher;
 class SessionShard;
 
@@ -34,6 +35,9 @@ struct UdpFlowSettings {
   // Datagrams waiting for the link, per flow; more are dropped (counted).
   size_t max_queued = 512;
   uint32_t max_flows_per_tunnel = 10000;
+  // Cluster mode: new flows only while the port's claim is surely held
+  // (ClusterNode::ServingAllowed), as for TCP visitors.
+  const ClusterNode* cluster = nullptr;
 };
 
 class UdpTunnelShard : public std::enable_shared_from_this<UdpTunnelShard> {

@@ -53,6 +53,7 @@ asio::awaitable<std::optional<Refusal>> PortEntrance::Start(std::shared_ptr<Tunn
   UdpFlowSettings flows;
   flows.idle_timeout = ctx_.deps->settings->udp_flow_idle_timeout;
   flows.max_flows_per_tunnel = ctx_.deps->settings->max_visitors_per_tunnel;
+  flows.cluster = ctx_.deps->cluster;
   for (size_t w = 0; w < ctx_.shards.size(); ++w) {
     auto s = ctx_.shards[w];
     if (udp_) {
