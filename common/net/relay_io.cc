@@ -44,6 +44,11 @@ Pipe::Pipe() {
   if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) ThrowErrno("pipe2");
   r = fds[0];
   w = fds[1];
+  // Bigger than the default 64 KiB, so one splice (and one chunk header on
+  // a framed link) moves up to kPipeTarget. The kernel allocates pipe pages
+  // only while they hold data, so an idle pipe costs no more. Best effort:
+  // past fs.pipe-max-size or the user's pipe page quota the default stays.
+  (void)::fcntl(w, F_SETPIPE_SZ, static_cast<int>(kPipeTarget));
 }
 
 Pipe::~Pipe() {

@@ -15,8 +15,11 @@
 
 namespace reitunnel::net::relay_io {
 
-// Linux's default pipe capacity: a splice that filled it probably left more.
+// Linux's default pipe capacity: a splice that moved this much probably
+// left more.
 inline constexpr size_t kPipeCapacity = 64 * 1024;
+// The capacity each recycled pipe asks for (F_SETPIPE_SZ).
+inline constexpr size_t kPipeTarget = 1 << 20;
 inline constexpr size_t kSpliceChunk = 1 << 20;
 // Copy-mode block; a read that fills it switches a direction to splice.
 inline constexpr size_t kBlockSize = 64 * 1024;
