@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <system_error>
 
@@ -29,6 +30,9 @@ class FreeList {
   std::vector<std::unique_ptr<T>> free_;
 };
 
+// Pipes of this process grown to kPipeTarget (all threads).
+std::atomic<int> big_pipes{0};
+
 // Per thread: each relay runs on one worker's thread.
 thread_local FreeList<Pipe, 256> pipes;
 thread_local FreeList<Block, 64> blocks;
@@ -46,12 +50,22 @@ Pipe::Pipe() {
   w = fds[1];
   // Bigger than the default 64 KiB, so one splice (and one chunk header on
   // a framed link) moves up to kPipeTarget. The kernel allocates pipe pages
-  // only while they hold data, so an idle pipe costs no more. Best effort:
-  // past fs.pipe-max-size or the user's pipe page quota the default stays.
-  (void)::fcntl(w, F_SETPIPE_SZ, static_cast<int>(kPipeTarget));
+  // only while they hold data, but charges the capacity to the user's pipe
+  // quota (fs.pipe-user-pages-soft, 64 MiB by default for non-root): past it
+  // every new pipe of that user shrinks to two pages. So only the first
+  // kMaxBigPipes pipes of the process grow (the hot ones: pipes are
+  // recycled), the rest keep the default. Best effort: a refusal (quota,
+  // fs.pipe-max-size) keeps the default too.
+  if (big_pipes.fetch_add(1, std::memory_order_relaxed) < kMaxBigPipes &&
+      ::fcntl(w, F_SETPIPE_SZ, static_cast<int>(kPipeTarget)) >= 0) {
+    big = true;
+  } else {
+    big_pipes.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 Pipe::~Pipe() {
+  if (big) big_pipes.fetch_sub(1, std::memory_order_relaxed);
   ::close(r);
   ::close(w);
 }

@@ -18,8 +18,10 @@ namespace reitunnel::net::relay_io {
 // Linux's default pipe capacity: a splice that moved this much probably
 // left more.
 inline constexpr size_t kPipeCapacity = 64 * 1024;
-// The capacity each recycled pipe asks for (F_SETPIPE_SZ).
+// The capacity recycled pipes ask for (F_SETPIPE_SZ), and how many of a
+// process's pipes may have it (16 MiB of the user's pipe quota).
 inline constexpr size_t kPipeTarget = 1 << 20;
+inline constexpr int kMaxBigPipes = 16;
 inline constexpr size_t kSpliceChunk = 1 << 20;
 // Copy-mode block; a read that fills it switches a direction to splice.
 inline constexpr size_t kBlockSize = 64 * 1024;
@@ -31,6 +33,7 @@ struct Pipe {
   Pipe& operator=(const Pipe&) = delete;
   int r = -1;
   int w = -1;
+  bool big = false;  // grown to kPipeTarget
 };
 
 std::unique_ptr<Pipe> TakePipe();
