@@ -59,6 +59,18 @@ class BulkTraffic:
         self._t.join(30)
 
 
+def all_threads_stopped(pid):
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        states = []
+        for t in tasks:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+    except OSError:
+        return False
+    return bool(states) and all(st in ("T", "t") for st in states)
+
+
 def timed_open(agent_port, token, name):
     """A fresh control session asks for one tunnel; returns (outcome, code,
     seconds from OpenTunnel sent to the answer)."""
@@ -134,6 +146,9 @@ class HookFaultTest(h.IntegrationTest):
         # -- SIGSTOP --------------------------------------------------------
         hook2.signal(signal.SIGSTOP)
         self.addCleanup(hook2.signal, signal.SIGCONT)
+        # The stop completes asynchronously, thread by thread: decide only
+        # once every thread of the hook is stopped.
+        h.wait_until(lambda: all_threads_stopped(hook2.pid), what="the hook to stop")
         bulk.phase = "stopped"
         outcome, code, took = timed_open(server.agent_port, self.token, "while-stopped")
         decisions.append(("stopped", outcome, code, took))
