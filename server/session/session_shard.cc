@@ -152,7 +152,6 @@ void SessionShard::StartRoutedTunnel(std::shared_ptr<TunnelCore> core) {
   if (closed_) return;
   auto t = std::make_shared<TunnelShard>(
       TunnelShard{std::move(core), asio::ip::tcp::acceptor(ex_), {}, 0});
-  t->routed = true;
   tunnels_[t->core->info().tunnel_id] = t;
 }
 

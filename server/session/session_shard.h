@@ -115,8 +115,7 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
     asio::ip::tcp::acceptor acceptor;
     std::set<std::shared_ptr<Visitor>> visitors;
     uint64_t next_visitor = 0;
-    bool routed = false;
-    bool accepting = true;
+    bool accepting = true;  // false once draining (routed tunnels have no acceptor to close)
   };
   // A new visitor of `t` accepted on this worker, admitted and served.
   void StartVisitor(const std::shared_ptr<TunnelShard>& t, std::shared_ptr<net::Conn> conn,

@@ -14,8 +14,8 @@ namespace reitunnel::server {
 
 class HostEntrance final : public Entrance {
  public:
-  // `router` is the listener's (http or tls); `req` carries the hostname and
-  // the HTTP options.
+  // `routes` has the listener of this kind (http or tls); `req` carries the
+  // hostname and the HTTP options.
   HostEntrance(EntranceContext ctx, vhost::Routes* routes, bool http,
                const wire::v1::OpenTunnel& req);
 
