@@ -145,6 +145,9 @@ class PythonSdkHookTest(SdkHookTest):
         self.assertIn("tunnel 'admin' is not allowed here", refused["msg"])
         payload = os.urandom(256 * 1024)
         self.assertEqual(harness.echo_roundtrip(agent.tunnel_port("web"), payload), payload)
+        # The echo service records a connection when it reads EOF, which may
+        # come after the client has its echo back.
+        wait_until(lambda: echo.finished, what="the echo service to record the connection")
         self.assertEqual(echo.finished[-1][0], len(payload))
         # Final semantics (server calls Describe): only tunnel_open was sent.
         self.assert_no_undeclared_calls(hook)
@@ -198,6 +201,8 @@ class NodeHookTest(SdkHookTest):
             payload = os.urandom(size)
             self.assertEqual(harness.echo_roundtrip(web, payload), payload)
             relayed += size
+        wait_until(lambda: len(echo.finished) == 4,
+                   what="the echo service to record all four connections")
         self.assertEqual(sum(n for n, _ in echo.finished), relayed)
 
         # Closing the tunnel: the agent leaves.
