@@ -5,6 +5,7 @@
 
 #include "asio/this_coro.hpp"
 #include "common/config/parse.h"
+#include "common/http/responses.h"
 #include "common/log/log.h"
 #include "common/net/buffered_stream.h"
 #include "common/net/deadline.h"
@@ -124,6 +125,10 @@ asio::awaitable<void> RunDataLink(std::shared_ptr<Session> s, const ServerDialer
         net::FramedRelayOptions opts;
         opts.plain_read_first = false;  // a fresh service usually waits for the request
         state = co_await net::FramedRelay(*local, *link, net::RelaySinks{}, opts);
+      } else if (tunnel->kind() == "http") {
+        // A browser shows "502" where a reset would look like a network fault.
+        const std::string reply = http::ErrorResponse(502);
+        state = co_await net::FramedAnswer(*link, reply);
       } else {
         // The visitor is reset at once instead of waiting for a timeout.
         state = co_await net::FramedReject(*link);

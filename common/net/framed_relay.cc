@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 #include "asio/experimental/awaitable_operators.hpp"
@@ -273,6 +274,31 @@ asio::awaitable<LinkState> FramedReject(BufferedStream& link) {
     char hdr[4];
     PutHeader(hdr, kChunkReset);
     co_await LinkWrite(link, tcp, hdr, sizeof(hdr), false, sh);
+    co_await PumpIn(link, tcp, nullptr, RelaySinks{}, sh);
+  } catch (const std::exception&) {
+    link.Close();
+    co_return LinkState::kBroken;
+  }
+  co_return LinkState::kReusable;
+}
+
+asio::awaitable<LinkState> FramedAnswer(BufferedStream& link, std::string_view reply) {
+  Conn* tcp = SpliceableLink(link);
+  Shared sh;
+  try {
+    // One chunk (replies are short: far below kMaxChunk), then the end of
+    // stream, in one write.
+    std::string out;
+    if (!reply.empty()) {
+      char hdr[4];
+      PutHeader(hdr, static_cast<uint32_t>(std::min<size_t>(reply.size(), kMaxChunk)));
+      out.append(hdr, sizeof(hdr));
+      out.append(reply.substr(0, kMaxChunk));
+    }
+    char end[4];
+    PutHeader(end, kChunkEnd);
+    out.append(end, sizeof(end));
+    co_await LinkWrite(link, tcp, out.data(), out.size(), false, sh);
     co_await PumpIn(link, tcp, nullptr, RelaySinks{}, sh);
   } catch (const std::exception&) {
     link.Close();

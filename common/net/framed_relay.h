@@ -16,6 +16,7 @@
 // data); small reads are copied with the header in the same send().
 
 #include <cstdint>
+#include <string_view>
 
 #include "asio/awaitable.hpp"
 #include "common/net/buffered_stream.h"
@@ -51,5 +52,12 @@ asio::awaitable<LinkState> FramedRelay(Conn& plain, BufferedStream& link, RelayS
 // service): sends a reset and consumes the other direction up to its
 // terminator, so the link stays reusable.
 asio::awaitable<LinkState> FramedReject(BufferedStream& link);
+
+// Answers a relay that was just started in the local service's place (an
+// HTTP tunnel whose service is unreachable answers 502): sends `reply` as
+// the whole stream with an end of stream, so the visitor reads a response
+// and a FIN instead of a reset, and consumes the other direction up to its
+// terminator, so the link stays reusable.
+asio::awaitable<LinkState> FramedAnswer(BufferedStream& link, std::string_view reply);
 
 }  // namespace reitunnel::net

@@ -37,9 +37,9 @@ class HttpBackend(h._ThreadedServer):
     """A keep-alive HTTP/1.1 origin: answers each request with its name and
     the routing-relevant fields it received, one line each."""
 
-    def __init__(self, name):
+    def __init__(self, name, sock=None):
         self.label = name
-        super().__init__(name=f"http-{name}")
+        super().__init__(sock=sock, name=f"http-{name}")
 
     def handle(self, conn, peer):
         f = conn.makefile("rb")
@@ -96,8 +96,8 @@ class VhostTest(h.IntegrationTest):
             agent.tunnel_port(spec.split("=", 1)[0])
         return agent
 
-    def start_backend(self, name):
-        b = HttpBackend(name)
+    def start_backend(self, name, sock=None):
+        b = HttpBackend(name, sock)
         self.addCleanup(b.close)
         return b
 
@@ -172,6 +172,28 @@ class VhostTest(h.IntegrationTest):
         # Only the first request is rewritten (the rest is relayed as sent).
         self.assertEqual(fields(first)["xff"], h.LOOPBACK)
         self.assertEqual(fields(second)["xff"], "")
+
+    def test_unreachable_service_answers_502_and_the_tunnel_recovers(self):
+        server = self.start_vhost_server()
+        # Bound but not listening: connecting to it is refused, and the port
+        # stays ours for the backend started later.
+        reserved = socket.socket()
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reserved.bind((h.LOOPBACK, 0))
+        self.addCleanup(reserved.close)
+        port = reserved.getsockname()[1]
+        agent = self.start_routed_agent(server, [f"a=http:a.example.test:{h.LOOPBACK}:{port}"])
+        for _ in range(3):  # the same pooled data connections answer again
+            status, headers, body = self.request(server.http_port, "a.example.test")
+            self.assertEqual(status, 502, body)
+            self.assertEqual(headers.get("connection"), "close")
+            self.assertIn(b"unreachable", body)
+            self.assertNotIn(str(port).encode(), body)  # no internal address
+        agent.wait_for_event("local_connect_failed")
+        self.start_backend("a", sock=reserved)
+        status, _, body = self.request(server.http_port, "a.example.test")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(fields(body)["backend"], "a")
 
     def test_basic_auth_and_x_forwarded_off(self):
         password = "pw-" + os.urandom(8).hex()

@@ -439,6 +439,33 @@ TEST_P(FramedRelayTest, RejectSendsAResetAndConsumesTheOtherDirection) {
   });
 }
 
+TEST_P(FramedRelayTest, AnswerSendsTheReplyAndAnEndThenConsumesTheOtherDirection) {
+  asio::io_context io;
+  RunOn(io, [&]() -> asio::awaitable<void> {
+    Link link = co_await MakeLink();
+    wire::v1::Frame next;
+    next.mutable_ping()->set_seq(7);
+    auto encoded = wire::Encode(next);
+    CO_ASSERT_TRUE(encoded.ok());
+    const std::string reply = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+    auto far_side = [&]() -> asio::awaitable<void> {
+      const std::string request = Chunk("POST / HTTP/1.1\r\n\r\n") + Chunk(std::string(5000, 'b'));
+      co_await link.far->WriteAll(asio::buffer(request));
+      ChunkedRead r = co_await ReadChunks(*link.far);
+      EXPECT_EQ(r.terminator, kChunkEnd);
+      EXPECT_EQ(r.data, reply);
+      // The visitor closes only after reading the answer.
+      const std::string end = ChunkHeader(kChunkEnd);
+      co_await link.far->WriteAll(asio::buffer(end));
+      co_await link.far->WriteAll(asio::buffer(*encoded));
+    };
+    LinkState state = co_await (FramedAnswer(*link.near, reply) && far_side());
+    EXPECT_EQ(state, LinkState::kReusable);
+    wire::v1::Frame got = co_await ReadFrame(*link.near);
+    EXPECT_EQ(got.ping().seq(), 7u);
+  });
+}
+
 TEST_P(FramedRelayTest, RejectOnABrokenStreamClosesTheLink) {
   asio::io_context io;
   RunOn(io, [&]() -> asio::awaitable<void> {
