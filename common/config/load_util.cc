@@ -29,7 +29,11 @@ absl::Status Origins::Error(std::string_view flag, std::string_view key, const s
 absl::Status Origins::FileError(std::string_view key, absl::string_view problem) const {
   std::string msg;
   if (!config_path_.empty()) absl::StrAppend(&msg, config_path_, ": ");
-  if (!key.empty()) absl::StrAppend(&msg, std::string(key), ": ");
+  // Keys come from the file (a map key is echoed as it was spelled): escaped,
+  // so an error stays one line and cannot forge log lines.
+  if (!key.empty()) {
+    absl::StrAppend(&msg, absl::CEscape(absl::string_view(key.data(), key.size())), ": ");
+  }
   absl::StrAppend(&msg, problem);
   return Invalid(msg);
 }

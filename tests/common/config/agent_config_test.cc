@@ -233,6 +233,15 @@ TEST_F(AgentConfigTest, LabelErrors) {
                  "server: a:1\ntoken: t\ntunnels: [{name: w, local_addr: h:1}]\n"
                  "labels: {'bad key': x}\n");
   EXPECT_THAT(Error({"--config=" + path}), HasSubstr(path + ": labels.bad key: invalid label key"));
+  // A key is echoed escaped: the error stays one line (found by
+  // config_agent_yaml_fuzzer).
+  const std::string newline =
+      dir_.Write("newline.yaml",
+                 "server: a:1\ntoken: t\ntunnels: [{name: w, local_addr: h:1}]\n"
+                 "labels: {\"bad\\nkey\": x}\n");
+  EXPECT_THAT(Error({"--config=" + newline}),
+              HasSubstr(newline + ": labels.bad\\nkey: invalid label key"));
+  EXPECT_EQ(Error({"--config=" + newline}).find('\n'), std::string::npos);
 }
 
 TEST_F(AgentConfigTest, RequiredSettings) {
