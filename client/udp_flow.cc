@@ -66,6 +66,9 @@ asio::awaitable<net::LinkState> RelayUdpFlow(net::BufferedStream& link, const st
       target = results.begin()->endpoint();
       st->socket.open(target->protocol(), sec);
       if (!sec) st->socket.connect(*target, sec);
+      // A full send buffer drops the datagram (below) instead of blocking
+      // this worker and every link on it.
+      if (!sec) st->socket.non_blocking(true, sec);
     }
     if (ec || !target || sec) {
       log::Warn("local_connect_failed", "cannot reach the local UDP service",

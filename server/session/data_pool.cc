@@ -11,6 +11,9 @@ namespace reitunnel::server {
 void DataPool::Publish() {
   idle_count_.store(static_cast<int>(idle_.size()), std::memory_order_relaxed);
   waiting_count_.store(static_cast<int>(waiters_.size()), std::memory_order_relaxed);
+  const auto movable = std::count_if(waiters_.begin(), waiters_.end(),
+                                     [](const auto& w) { return w->movable; });
+  waiting_movable_count_.store(static_cast<int>(movable), std::memory_order_relaxed);
 }
 
 void DataPool::Add(Link link) {
@@ -66,9 +69,11 @@ Link DataPool::TakeIdle() {
 }
 
 bool DataPool::RedirectOneWaiter(int worker) {
-  if (waiters_.empty()) return false;
-  auto w = std::move(waiters_.front());
-  waiters_.pop_front();
+  auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                         [](const auto& w) { return w->movable; });
+  if (it == waiters_.end()) return false;
+  auto w = std::move(*it);
+  waiters_.erase(it);
   w->redirected_to = worker;
   w->timer.cancel();
   Publish();
@@ -81,6 +86,7 @@ asio::awaitable<Link> DataPool::Acquire(std::chrono::milliseconds timeout, int* 
   if (closed_) co_return nullptr;
   auto self = shared_from_this();
   auto w = std::make_shared<Waiter>(ex_);
+  w->movable = redirected_to != nullptr;
   w->timer.expires_after(timeout);
   waiters_.push_back(w);
   Publish();

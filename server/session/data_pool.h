@@ -27,12 +27,13 @@ class DataPool : public std::enable_shared_from_this<DataPool> {
   // watched: the agent never writes on one, so readability means it closed.
   void Add(Link link);
   // Null on timeout, when the pool is closed, or when RedirectOneWaiter
-  // picked this waiter: then *redirected_to (if given) is its worker, else -1.
+  // picked this waiter: then *redirected_to is its worker, else -1. A waiter
+  // without `redirected_to` cannot move (a UDP flow) and is never picked.
   asio::awaitable<Link> Acquire(std::chrono::milliseconds timeout,
                                 int* redirected_to = nullptr);
-  // Wakes the oldest waiter without a link, telling it that `worker` has
-  // one for it (links that cannot change threads: the visitor moves).
-  // False when nobody waits.
+  // Wakes the oldest waiter that can move, telling it that `worker` has a
+  // link for it (links that cannot change threads: the visitor moves).
+  // False when no such waiter waits.
   bool RedirectOneWaiter(int worker);
   // The most recently idle link (warmest), or null.
   Link TakeIdle();
@@ -43,6 +44,7 @@ class DataPool : public std::enable_shared_from_this<DataPool> {
 
   int idle() const { return idle_count_.load(std::memory_order_relaxed); }
   int waiting() const { return waiting_count_.load(std::memory_order_relaxed); }
+  int waiting_movable() const { return waiting_movable_count_.load(std::memory_order_relaxed); }
 
  private:
   struct Waiter {
@@ -50,6 +52,7 @@ class DataPool : public std::enable_shared_from_this<DataPool> {
     asio::steady_timer timer;
     Link link;
     int redirected_to = -1;
+    bool movable = true;
   };
   void Watch(const Link& link);
   void Publish();
@@ -59,6 +62,7 @@ class DataPool : public std::enable_shared_from_this<DataPool> {
   std::deque<std::shared_ptr<Waiter>> waiters_;
   std::atomic<int> idle_count_{0};
   std::atomic<int> waiting_count_{0};
+  std::atomic<int> waiting_movable_count_{0};
   bool closed_ = false;
 };
 

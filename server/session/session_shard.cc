@@ -1,5 +1,8 @@
 #include "server/session/session_shard.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "asio/experimental/as_tuple.hpp"
 #include "asio/post.hpp"
@@ -47,6 +50,8 @@ void SessionShard::AddLink(Link link) {
         HandOver(std::move(link), s);
         return;
       }
+      // Only a visitor can go to the link; a waiting UDP flow cannot.
+      if (s->waiting_movable_visitors() == 0) continue;
       pool_->Add(std::move(link));
       asio::post(s->executor(), [s, here = worker_] { s->pool_->RedirectOneWaiter(here); });
       return;
@@ -77,7 +82,8 @@ void SessionShard::GiveLinkTo(const std::shared_ptr<SessionShard>& to) {
 }
 
 asio::awaitable<Link> SessionShard::AcquireLink(bool moved_in,
-                                                std::shared_ptr<SessionShard>* move_to) {
+                                                std::shared_ptr<SessionShard>* move_to,
+                                                std::chrono::milliseconds timeout) {
   if (pool_->idle() == 0) {
     // Ask a sibling with idle links to hand one over (or go to it, when
     // links cannot move), and the agent for more (whichever arrives first
@@ -87,7 +93,8 @@ asio::awaitable<Link> SessionShard::AcquireLink(bool moved_in,
       auto s = weak.lock();
       if (!s || s.get() == this || s->idle_links() == 0) continue;
       if (!settings_.links_movable) {
-        if (moved_in) continue;  // no ping-pong on idle counts that changed meanwhile
+        // No ping-pong on idle counts that changed meanwhile.
+        if (moved_in || !move_to) continue;
         *move_to = s;
         co_return nullptr;
       }
@@ -97,8 +104,9 @@ asio::awaitable<Link> SessionShard::AcquireLink(bool moved_in,
     request_links_(1);
   }
   int redirected_to = -1;
-  Link link = co_await pool_->Acquire(settings_.data_connection_timeout, &redirected_to);
-  if (!link && redirected_to >= 0 &&
+  if (timeout.count() <= 0) timeout = settings_.data_connection_timeout;
+  Link link = co_await pool_->Acquire(timeout, move_to ? &redirected_to : nullptr);
+  if (!link && move_to && redirected_to >= 0 &&
       static_cast<size_t>(redirected_to) < siblings_.size()) {
     *move_to = siblings_[static_cast<size_t>(redirected_to)].lock();
   }
@@ -198,11 +206,21 @@ void SessionShard::StartUdpTunnel(std::shared_ptr<TunnelCore> core, asio::ip::ud
 asio::awaitable<Link> SessionShard::AcquireLinkForFlow() {
   // A flow belongs to the socket that received it, so it never moves; it
   // waits for a link here (a sibling's idle one is handed over when links
-  // can move).
+  // can move). Links that cannot move reach this worker only where the
+  // kernel spreads the agent's connections, so ask for another one every
+  // slice of the wait instead of once.
   auto self = shared_from_this();
-  std::shared_ptr<SessionShard> unused;
-  Link link = co_await AcquireLink(/*moved_in=*/true, &unused);
-  co_return link;
+  const auto deadline = std::chrono::steady_clock::now() + settings_.data_connection_timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || closed_) co_return nullptr;
+    const auto slice = settings_.links_movable
+                           ? left
+                           : std::min(left, std::chrono::milliseconds(250));
+    Link link = co_await AcquireLink(/*moved_in=*/true, nullptr, slice);
+    if (link) co_return link;
+  }
 }
 
 void SessionShard::StopAccepting(const std::string& tunnel_id) {

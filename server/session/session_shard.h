@@ -96,6 +96,7 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
   // Any thread:
   int idle_links() const { return pool_->idle(); }
   int waiting_visitors() const { return pool_->waiting(); }
+  int waiting_movable_visitors() const { return pool_->waiting_movable(); }
 
  private:
   struct Visitor {
@@ -130,8 +131,11 @@ class SessionShard : public std::enable_shared_from_this<SessionShard> {
   // A link for a visitor, or null: on timeout, or with *move_to set when the
   // visitor should move to that sibling, which has an idle link that cannot
   // come here. A visitor that moved here already (`moved_in`) only moves
-  // again when a sibling wakes it for a link it got.
-  asio::awaitable<Link> AcquireLink(bool moved_in, std::shared_ptr<SessionShard>* move_to);
+  // again when a sibling wakes it for a link it got. Without `move_to` the
+  // waiter cannot move (a UDP flow) and only waits, for at most `timeout`
+  // (default: the data connection timeout).
+  asio::awaitable<Link> AcquireLink(bool moved_in, std::shared_ptr<SessionShard>* move_to,
+                                    std::chrono::milliseconds timeout = {});
   void NotifyVisitorClosed(const TunnelCore& core, const Visitor& v);
   // Moves a waiting visitor's connection to `to`; false if it cannot move.
   bool MoveVisitor(const std::shared_ptr<TunnelShard>& t, const std::shared_ptr<Visitor>& v,

@@ -97,14 +97,12 @@ void UdpTunnelShard::Received(const udp::endpoint& from, const char* data, size_
       return;
     }
     if (settings_.cluster && !settings_.cluster->ServingAllowed(core_->info().remote_port)) {
-      return;  // cut off from etcd: another agent may own this port by now
+      // Cut off from etcd: another agent may own this port by now.
+      core_->slot(worker_).datagrams_dropped.Add(1);
+      return;
     }
     if (!accepting_ || core_->Totals().active_visitors() >= settings_.max_flows_per_tunnel) {
-      if (refused_++ == 0) {
-        log::Warn("udp_flow_refused", "UDP flow refused: tunnel draining or at its flow limit",
-                  {{"tunnel_id", core_->info().tunnel_id},
-                   {"limit", settings_.max_flows_per_tunnel}});
-      }
+      Refused();
       return;
     }
     auto flow = std::make_shared<Flow>(socket_.get_executor());
@@ -118,12 +116,30 @@ void UdpTunnelShard::Received(const udp::endpoint& from, const char* data, size_
   }
   Flow& f = *it->second;
   f.last = std::chrono::steady_clock::now();
-  if (f.queue.size() >= settings_.max_queued) {
+  if (f.queue.size() >= settings_.max_queued ||
+      f.queued_bytes + n > settings_.max_queued_bytes) {
     ++f.dropped;
     return;
   }
   f.queue.emplace_back(data, n);
+  f.queued_bytes += n;
   f.wake.cancel();
+}
+
+void UdpTunnelShard::Refused() {
+  core_->slot(worker_).datagrams_dropped.Add(1);
+  ++refused_;
+  const auto now = std::chrono::steady_clock::now();
+  if (refused_logged_ != std::chrono::steady_clock::time_point{} &&
+      now - refused_logged_ < std::chrono::minutes(1)) {
+    return;
+  }
+  log::Warn("udp_flow_refused", "UDP datagrams refused: tunnel draining or at its flow limit",
+            {{"tunnel_id", core_->info().tunnel_id},
+             {"limit", settings_.max_flows_per_tunnel},
+             {"datagrams", refused_}});
+  refused_ = 0;
+  refused_logged_ = now;
 }
 
 asio::awaitable<void> UdpTunnelShard::SweepLoop() {
@@ -190,11 +206,13 @@ asio::awaitable<void> UdpTunnelShard::RunFlow(std::shared_ptr<Flow> flow) {
       start.mutable_start_relay()->set_visitor_addr(flow->peer);
       start.mutable_start_relay()->set_public_addr(info.public_addr);
       co_await net::WriteFrame(*flow->link, start);
+      flow->reader_started = true;
       net::Spawn(socket_.get_executor(), ReadFromAgent(flow), "udp_flow_reader");
       for (;;) {
         while (!flow->queue.empty()) {
           std::string d = std::move(flow->queue.front());
           flow->queue.pop_front();
+          flow->queued_bytes -= d.size();
           co_await net::WriteDatagram(*flow->link, d);
           for (net::RelayCounters* c : {&flow->counters, &tunnel}) {
             c->plain_to_link.Add(d.size());
@@ -216,6 +234,9 @@ asio::awaitable<void> UdpTunnelShard::RunFlow(std::shared_ptr<Flow> flow) {
                {{"tunnel_id", info.tunnel_id}, {"error", e.what()}});
     flow->broken = true;
     if (flow->link) flow->link->Close();
+    // Failed before the reader started (e.g. the StartRelay write): nobody
+    // else will mark that direction done.
+    if (!flow->reader_started) flow->reader_done = true;
   }
   flow->ending = true;
   flow->writer_done = true;
@@ -259,6 +280,7 @@ void UdpTunnelShard::MaybeFinish(const std::shared_ptr<Flow>& flow) {
   // Still queued: never reached the agent (no link in time, vetoed, stopped).
   flow->dropped += flow->queue.size();
   flow->queue.clear();
+  flow->queued_bytes = 0;
   if (flow->link) {
     auto shard = shard_.lock();
     if (!flow->broken && !stopped_ && shard && flow->link->is_open() &&

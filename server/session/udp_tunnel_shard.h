@@ -32,8 +32,10 @@ class SessionShard;
 struct UdpFlowSettings {
   // A flow with no datagram either way for this long ends.
   std::chrono::milliseconds idle_timeout{60000};
-  // Datagrams waiting for the link, per flow; more are dropped (counted).
+  // Datagrams waiting for the link, per flow, by count and by bytes (a
+  // visitor's datagrams may each be 64 KiB); more are dropped (counted).
   size_t max_queued = 512;
+  size_t max_queued_bytes = 1 << 20;
   uint32_t max_flows_per_tunnel = 10000;
   // Cluster mode: new flows only while the port's claim is surely held
   // (ClusterNode::ServingAllowed), as for TCP visitors.
@@ -60,6 +62,7 @@ class UdpTunnelShard : public std::enable_shared_from_this<UdpTunnelShard> {
     std::string peer;  // "ip:port"
     Link link;
     std::deque<std::string> queue;  // towards the agent
+    size_t queued_bytes = 0;
     asio::steady_timer wake;        // the writer waits here for datagrams
     std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point started = last;
@@ -70,6 +73,7 @@ class UdpTunnelShard : public std::enable_shared_from_this<UdpTunnelShard> {
     bool reader_done = false;  // the agent's terminator arrived (or the flow failed)
     bool broken = false;       // the link cannot be reused
     bool admitted = false;
+    bool reader_started = false;  // ReadFromAgent runs and will set reader_done
     // Vetoed: kept (dropping its datagrams) until idle, so a denied address
     // costs one hook call per idle timeout, not one per datagram.
     bool denied = false;
@@ -81,6 +85,7 @@ class UdpTunnelShard : public std::enable_shared_from_this<UdpTunnelShard> {
   asio::awaitable<void> ReadFromAgent(std::shared_ptr<Flow> flow);
   asio::awaitable<bool> Admit(const Flow& flow);
   void Received(const asio::ip::udp::endpoint& from, const char* data, size_t n);
+  void Refused();
   void End(Flow& flow);
   // Once both directions are done: the link back to the pool, the flow gone.
   void MaybeFinish(const std::shared_ptr<Flow>& flow);
@@ -97,7 +102,10 @@ class UdpTunnelShard : public std::enable_shared_from_this<UdpTunnelShard> {
   asio::steady_timer sweep_;
   std::map<asio::ip::udp::endpoint, std::shared_ptr<Flow>> flows_;
   uint64_t next_flow_ = 0;
-  uint64_t refused_ = 0;  // datagrams of flows refused at the limit
+  // Datagrams of flows refused (draining, at the flow limit) since the last
+  // log line, which is written at most once a minute.
+  uint64_t refused_ = 0;
+  std::chrono::steady_clock::time_point refused_logged_{};
   bool accepting_ = true;
   bool stopped_ = false;
 };

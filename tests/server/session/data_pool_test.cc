@@ -114,6 +114,45 @@ TEST(DataPoolTest, RedirectWakesTheOldestWaiterWithTheWorkerToGoTo) {
   });
 }
 
+TEST(DataPoolTest, RedirectSkipsWaitersThatCannotMove) {
+  asio::io_context io;
+  RunOn(io, [&]() -> asio::awaitable<void> {
+    auto pool = std::make_shared<DataPool>(io.get_executor());
+    int redirected = -2;
+    Link got[2];
+    int done = 0;
+    // The first waiter is a UDP flow: no redirect slot, it cannot move.
+    auto flow = [&]() -> asio::awaitable<void> {
+      got[0] = co_await pool->Acquire(30s);
+      ++done;
+    };
+    auto visitor = [&]() -> asio::awaitable<void> {
+      got[1] = co_await pool->Acquire(30s, &redirected);
+      ++done;
+    };
+    net::Spawn(io, flow(), "flow");
+    const std::function<bool()> flow_waiting = [&] { return pool->waiting() == 1; };
+    CO_ASSERT_TRUE(co_await Eventually(flow_waiting));
+    EXPECT_EQ(pool->waiting_movable(), 0);
+    EXPECT_FALSE(pool->RedirectOneWaiter(3));
+    net::Spawn(io, visitor(), "visitor");
+    const std::function<bool()> both_waiting = [&] { return pool->waiting() == 2; };
+    CO_ASSERT_TRUE(co_await Eventually(both_waiting));
+    EXPECT_EQ(pool->waiting_movable(), 1);
+    EXPECT_TRUE(pool->RedirectOneWaiter(3));  // the visitor, though the flow came first
+    const std::function<bool()> visitor_done = [&] { return done == 1; };
+    CO_ASSERT_TRUE(co_await Eventually(visitor_done));
+    EXPECT_EQ(got[1], nullptr);
+    EXPECT_EQ(redirected, 3);
+    EXPECT_EQ(pool->waiting(), 1);
+    TestLink l = co_await MakeLink();
+    pool->Add(l.link);
+    const std::function<bool()> flow_done = [&] { return done == 2; };
+    CO_ASSERT_TRUE(co_await Eventually(flow_done));
+    EXPECT_EQ(got[0], l.link);
+  });
+}
+
 TEST(DataPoolTest, AcquireTimesOutWithNull) {
   asio::io_context io;
   RunOn(io, [&]() -> asio::awaitable<void> {
