@@ -1,8 +1,11 @@
 #include "server/vhost/vhost_listener.h"
 
+#include <chrono>
+#include <string>
 #include <string_view>
 #include <utility>
 
+#include "asio/this_coro.hpp"
 #include "common/http/forwarding.h"
 #include "common/http/request_head.h"
 #include "common/http/responses.h"
@@ -23,14 +26,27 @@ using asio::ip::tcp;
 namespace {
 
 constexpr size_t kReadChunk = 4096;
+// After a refusal: how long, and how much, the rest of the request is read
+// and dropped before the close.
+constexpr std::chrono::milliseconds kLinger{1000};
+constexpr size_t kMaxLingerBytes = 256 * 1024;
 
-// Sends a complete short response and closes. The head was read whole, so
-// nothing unread is left to turn the close into a reset.
+// Sends a complete short response and closes. A refused request may leave
+// unread bytes behind (its body, the rest of an oversized head); closing
+// over them sends a reset, which can destroy the response before the client
+// reads it. So the rest is read and dropped first, briefly and boundedly.
 asio::awaitable<void> Answer(net::Conn& conn, std::string response) {
   const asio::const_buffer bytes = asio::buffer(response);
   try {
     co_await conn.WriteAll(bytes);
     conn.ShutdownSend();
+    net::Deadline linger(co_await asio::this_coro::executor, kLinger, [&conn] { conn.Close(); });
+    std::string sink(kReadChunk, '\0');
+    for (size_t dropped = 0; dropped < kMaxLingerBytes;) {
+      const size_t n = co_await conn.ReadSome(asio::buffer(sink));
+      if (n == 0) break;
+      dropped += n;
+    }
   } catch (const std::system_error&) {
   }
   conn.Close();

@@ -152,6 +152,16 @@ class VhostTest(h.IntegrationTest):
             self.assertEqual(status, 404, body)
             self.assertEqual(headers.get("connection"), "close")
             self.assertNotIn(host.encode(), body)  # never echoes input
+        # A refused request's body is read and dropped before the close, so
+        # neither the body still being sent nor the 404 is lost to a reset
+        # (a small send buffer keeps the client sending after the answer).
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        s.settimeout(h.DEFAULT_TIMEOUT)
+        s.connect((h.LOOPBACK, server.http_port))
+        with s, s.makefile("rb") as f:
+            status, _, _ = self.request(None, "other.test", body=os.urandom(200_000), conn=(s, f))
+        self.assertEqual(status, 404)
 
     def test_keep_alive_stays_with_the_first_requests_tunnel(self):
         server = self.start_vhost_server()
