@@ -25,7 +25,7 @@ Outcome List(Context& ctx) {
                 v1::ListAgentIdentitiesRequest(), &resp, "no agent identities");
   if (!o.ok()) return o;
   if (PrintDocument(ctx, resp)) return Outcome::Ok();
-  std::vector<std::string> headers = {"ID", "STATE", "SESSIONS", "LABELS", "PORTS"};
+  std::vector<std::string> headers = {"ID", "STATE", "SESSIONS", "LABELS", "PORTS", "HOSTS"};
   if (Wide(ctx)) {
     headers.push_back("KEY-ID");
     headers.push_back("SOURCE");
@@ -38,7 +38,9 @@ Outcome List(Context& ctx) {
         a.id(), a.state(),
         a.client_ids().empty() ? std::string("-") : absl::StrJoin(a.client_ids(), ","),
         FormatLabels(labels),
-        a.allowed_ports().empty() ? std::string("any") : absl::StrJoin(a.allowed_ports(), ",")};
+        a.allowed_ports().empty() ? std::string("any") : absl::StrJoin(a.allowed_ports(), ","),
+        a.allowed_hostnames().empty() ? std::string("any")
+                                      : absl::StrJoin(a.allowed_hostnames(), ",")};
     if (Wide(ctx)) {
       row.push_back(a.key_id());
       row.push_back(a.source());

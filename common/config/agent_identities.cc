@@ -12,6 +12,7 @@ namespace {
 
 constexpr size_t kMaxAgents = 10000;
 constexpr size_t kMaxAllowedPortEntries = 256;
+constexpr size_t kMaxAllowedHostnames = 64;
 constexpr size_t kMaxWsPath = 256;
 
 bool IsHex64(const std::string& s) {
@@ -83,6 +84,15 @@ absl::Status ResolveAgents(const Origins& origins, config::v1::ServerConfig* cfg
       if (range.ok() && (p->low < range->low || p->high > range->high)) {
         return origins.FileError(
             p_at, absl::StrCat("outside public_ports (", range->low, "-", range->high, ")"));
+      }
+    }
+    if (static_cast<size_t>(a->allowed_hostnames_size()) > kMaxAllowedHostnames) {
+      return origins.FileError(at + ".allowed_hostnames",
+                               absl::StrCat("more than ", kMaxAllowedHostnames, " entries"));
+    }
+    for (int j = 0; j < a->allowed_hostnames_size(); ++j) {
+      if (absl::Status st = CheckTunnelHostname(a->allowed_hostnames(j)); !st.ok()) {
+        return origins.FileError(absl::StrCat(at, ".allowed_hostnames[", j, "]"), st.message());
       }
     }
   }

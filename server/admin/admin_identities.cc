@@ -37,6 +37,7 @@ grpc::ServerUnaryReactor* AdminService::ListAgentIdentities(
         a->add_allowed_ports(r.low == r.high ? absl::StrCat(r.low)
                                              : absl::StrCat(r.low, "-", r.high));
       }
+      for (const auto& h : l.entry.allowed_hostnames) a->add_allowed_hostnames(h);
       for (const auto& id : sessions[l.entry.id]) a->add_client_ids(id);
     }
     resp->set_shared_token(server_.auth().shared_token_enabled());

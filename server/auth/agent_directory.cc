@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/config_file.h"
 #include "common/wire/auth.h"
+#include "server/vhost/host_pattern.h"
 
 namespace reitunnel::server {
 namespace {
@@ -74,10 +75,19 @@ absl::StatusOr<std::shared_ptr<const AgentDirectory>> AgentDirectory::Build(
       }
       e.allowed_ports.push_back(*r);
     }
+    for (const auto& spec : a.allowed_hostnames()) {
+      absl::StatusOr<vhost::HostPattern> p = vhost::ParseHostPattern(spec);
+      if (!p.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at, ".allowed_hostnames: ", p.status().message()));
+      }
+      e.allowed_hostnames.push_back(p->ToString());
+    }
     e.key_id = Fingerprint("agent key", {e.id, e.key});
     std::vector<std::string> settings;
     for (const auto& [k, v] : e.labels) settings.push_back(absl::StrCat(k, "=", v));
     for (const auto& r : e.allowed_ports) settings.push_back(absl::StrCat(r.low, "-", r.high));
+    for (const auto& h : e.allowed_hostnames) settings.push_back(absl::StrCat("host ", h));
     std::vector<absl::string_view> parts = {e.id, e.key};
     for (const auto& s : settings) parts.push_back(s);
     e.credential = Fingerprint("agent credential", parts);

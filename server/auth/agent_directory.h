@@ -34,6 +34,8 @@ struct IdentityEntry {
   std::string credential;
   std::map<std::string, std::string> labels;
   std::vector<config::PortRange> allowed_ports;  // empty: any port of the range
+  // Canonical patterns ("app.example.com", "*.example.com"); empty: any name.
+  std::vector<std::string> allowed_hostnames;
   // "token_sha256" or "token_file" (the path), for operators.
   std::string source;
 };

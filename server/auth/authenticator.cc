@@ -70,6 +70,7 @@ Authenticator::Result Authenticator::VerifyControl(const wire::v1::Hello& hello,
     r.credential = "agent/" + e->credential;
     r.labels = e->labels;
     r.allowed_ports = e->allowed_ports;
+    r.allowed_hostnames = e->allowed_hostnames;
     return r;
   }
   if (s->shared_token.empty()) return r;

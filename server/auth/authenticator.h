@@ -45,6 +45,7 @@ class Authenticator {
     // From the agent's `agents:` entry (verified only).
     std::map<std::string, std::string> labels;
     std::vector<config::PortRange> allowed_ports;
+    std::vector<std::string> allowed_hostnames;
   };
   Result VerifyControl(const wire::v1::Hello& hello, std::string_view nonce) const;
 

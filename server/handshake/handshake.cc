@@ -260,6 +260,7 @@ class Handshake {
     info.agent_id_verified = auth.verified;
     info.credential = auth.credential;
     for (const auto& r : auth.allowed_ports) info.allowed_ports.push_back({r.low, r.high});
+    info.allowed_hostnames = auth.allowed_hostnames;
     info.transport = link_->kind();
     if (peer_certificate_) {
       info.tls_subject = peer_certificate_->subject;

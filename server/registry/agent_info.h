@@ -20,10 +20,11 @@ struct AgentInfo {
   // Who vouches for the agent (server/auth): agent_id proven with its own
   // token (config agents:), the credential and terms it was admitted
   // under (a reload or revoke ends sessions whose credential lapsed), and
-  // the public ports its identity may use (empty: any of the range).
+  // the public ports and host names its identity may use (empty: any).
   bool agent_id_verified = false;
   std::string credential;
   std::vector<std::pair<uint16_t, uint16_t>> allowed_ports;
+  std::vector<std::string> allowed_hostnames;
   std::vector<std::string> verified_label_keys;  // labels set by agents[].labels
   // The link: "tcp", "tls", "ws" or "wss"; with mTLS the client
   // certificate's RFC 2253 subject, SANs ("DNS:a,IP:10.0.0.1") and SHA-256.

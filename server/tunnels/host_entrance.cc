@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/runtime/run_on_each.h"
+#include "server/auth/allowed_hostnames.h"
 #include "server/session/session_shard.h"
 #include "server/vhost/host_pattern.h"
 
@@ -25,6 +26,8 @@ asio::awaitable<std::optional<Refusal>> HostEntrance::Reserve(TunnelInfo* ti) {
     co_return Refusal{wire::v1::REFUSAL_CODE_BAD_REQUEST, std::string(pattern.status().message())};
   }
   hostname_ = pattern->ToString();
+  // Per-agent identity: agents[].allowed_hostnames (server/auth/allowed_hostnames.h).
+  if (auto denied = ApplyAllowedHostnames(*ctx_.agent, hostname_)) co_return denied;
   routed_ = std::make_shared<vhost::RoutedTunnel>();
   if (http_) {
     const auto& options = req_.http();

@@ -3,6 +3,7 @@ a Python hook service (recording_hook.py) sees them; revoking one agent by
 `reitunnelctl agents revoke` or by SIGHUP cuts only that agent."""
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -114,6 +115,40 @@ class IdentityTest(h.IntegrationTest):
         listing = h.run_ctl(server.admin_addr, self.token, "agents", "list", "-o", "json")
         self.assertEqual(listing.rc, 0, str(listing))
         self.assertIn("revoked", listing.out)
+
+    def test_allowed_hostnames_limit_what_an_identity_may_claim(self):
+        cfg = self.server_config()
+        cfg["agents"][0]["allowed_hostnames"] = ["App.Example.Test.", "*.dev.example.test"]
+        server = self.start_server(config=cfg, extra_args=[f"--http-listen={h.LOOPBACK}:0"])
+        http_port = h.parse_addr(server.wait_for_event("http_listener_ready")["addr"])[1]
+        echo = self.start_echo()
+        svc = f"{h.LOOPBACK}:{echo.port}"
+        web = self.start_agent(server, [f"a=http:app.example.test:{svc}",
+                                        f"b=http:x.dev.example.test:{svc}",
+                                        f"w=http:*.dev.example.test:{svc}",
+                                        f"c=http:other.example.test:{svc}"],
+                               token=self.web_token, extra_args=["--agent-id=web-1"],
+                               name="web-1", wait_open=False)
+        for name in ("a", "b", "w"):
+            web.tunnel_port(name)
+        refused = web.wait_for_event("tunnel_refused", lambda e: e.get("name") == "c")
+        self.assertEqual(refused["code"], "DENIED")
+        self.assertFalse(refused["retryable"])
+        self.assertIn("may not claim hostname other.example.test", refused["reason"])
+        # A claimed name is routed (the echo service returns the request).
+        with h.connect(http_port) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x.dev.example.test\r\n\r\n")
+            got = s.recv(4096)
+        self.assertIn(b"Host: x.dev.example.test", got)
+        # The policy binds that identity only: the shared token may claim it.
+        other = self.start_agent(server, [f"c=http:other.example.test:{svc}"], name="shared")
+        other.tunnel_port("c")
+        listing = h.run_ctl(server.admin_addr, self.token, "agents", "list", "-o", "json")
+        self.assertEqual(listing.rc, 0, str(listing))
+        web1 = [a for a in json.loads(listing.out)["agents"] if a["id"] == "web-1"][0]
+        self.assertEqual(web1["allowed_hostnames"], ["app.example.test", "*.dev.example.test"])
+        table = h.run_ctl(server.admin_addr, self.token, "agents", "list")
+        self.assertIn("app.example.test,*.dev.example.test", table.out)
 
     def test_sighup_without_an_agent_cuts_only_that_agent(self):
         server = self.start_server(config=self.server_config())

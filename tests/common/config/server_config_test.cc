@@ -366,6 +366,23 @@ TEST_F(ServerConfigTest, CommandLineProblems) {
   EXPECT_EQ(Error({"--config=" + missing}), missing + ": cannot read: No such file or directory");
 }
 
+TEST_F(ServerConfigTest, AgentAllowedHostnames) {
+  const std::string hash(64, 'a');
+  auto with = [&](const std::string& hostnames) {
+    return dir_.Write("s.yaml", "listen: 127.0.0.1:7000\ntoken: " + std::string(kSecret) +
+                                    "\npublic_ports: 20000-20100\nagents:\n  - {id: web-1, "
+                                    "token_sha256: " + hash + ", allowed_hostnames: " +
+                                    hostnames + "}\n");
+  };
+  absl::StatusOr<ServerConfig> cfg =
+      LoadServerConfig({"--config=" + with("[app.example.com, '*.dev.example.com']")});
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->agents(0).allowed_hostnames_size(), 2);
+  const std::string bad = with("[app.example.com, 'a.*.example.com']");
+  EXPECT_THAT(Error({"--config=" + bad}),
+              HasSubstr("agents[0].allowed_hostnames[1]: invalid hostname"));
+}
+
 TEST_F(ServerConfigTest, TokenNeverAppearsInErrors) {
   const std::string s = kSecret;
   std::vector<std::vector<std::string>> cases = {
