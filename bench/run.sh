@@ -24,6 +24,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 PY=/usr/bin/python3
 HELPER="$HERE/hold_idle.py"
+# shellcheck source=bench/nginx_sink.sh
+source "$HERE/nginx_sink.sh"
 DUR=${BENCH_DURATION:-5}
 WRK_CONNS=${BENCH_WRK_CONNS:-64}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
@@ -199,32 +201,7 @@ SINK_NAMES=(iperf http ping echo)
 # ---------------------------------------------------------------------- sinks
 log "starting sinks (iperf3, nginx, sockperf, echo)"
 start iperf3 iperf3 -s -B 127.0.0.1 -p "$SINK_IPERF"
-mkdir -p "$TMP/www" "$TMP/nginx"
-head -c 1024 /dev/zero | tr '\0' 'a' >"$TMP/www/1k"
-cat >"$TMP/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nodelay on;
-  keepalive_requests 100000000;
-  keepalive_timeout 120s;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$SINK_HTTP backlog=4096;
-    root $TMP/www;
-  }
-}
-EOF
+nginx_sink_conf "$TMP" "$SINK_HTTP" 1
 start nginx /usr/sbin/nginx -p "$TMP/nginx" -c "$TMP/nginx.conf"
 start sockperf sockperf server --tcp -i 127.0.0.1 -p "$SINK_PING"
 start echo "$PY" "$HELPER" echo --port "$SINK_ECHO"

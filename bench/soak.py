@@ -18,7 +18,10 @@ any failed. Bounded in time; run on an otherwise quiet machine.
   slowloris  bulk throughput through a tunnel alone, then while N (default
              2,000) agent-port connections that never finish their handshake
              are held open (reopened as the server closes them) from 20
-             other loopback addresses. PASS: ratio during/before >= 0.8.
+             other loopback addresses, then again after the flood stopped;
+             with the CPU of both daemons and of the flooding client (on
+             the same cores here) in each window. PASS: ratio
+             during/before >= 0.8.
   fleet      2,000 fake agents each with a working tunnel and the 2,001st
              refused (tests/integration/test_load.py, run here with the
              bench binaries).
@@ -26,7 +29,8 @@ any failed. Bounded in time; run on an otherwise quiet machine.
 Binaries: $REITUNNEL_BIN_DIR, else build-bench/bin (bench/run.sh builds a
 Release tree there; the sanitizer build would distort every figure). The
 script runs as root to raise the hard fd limit (10,000 visitors need about
-60,000 fds in the server: visitor, link and a splice pipe pair each).
+20,000 fds in the server: the visitor's socket and its data connection;
+relay pipes are held only while data moves).
 """
 
 import argparse
@@ -299,19 +303,33 @@ def settle(st, base=None, timeout=90):
 # slowloris: handshakes that never finish, while a tunnel relays bulk data
 # ---------------------------------------------------------------------------
 
-def bulk_throughput(port, seconds):
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def bulk_throughput(port, seconds, watch=()):
     """Sends as fast as possible through the tunnel to the sink for
-    `seconds`; returns MB/s."""
+    `seconds`; returns (MB/s, {name: % of one core}) for the processes in
+    `watch` ((name, pid) pairs) over the same window."""
     s = h.connect(port)
     buf = os.urandom(1 << 20)
     sent = 0
+    hz = os.sysconf("SC_CLK_TCK")
+    ticks0 = {name: cpu_ticks(pid) for name, pid in watch}
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         s.sendall(buf)
         sent += len(buf)
     took = time.monotonic() - t0
+    cpu = {name: 100.0 * (cpu_ticks(pid) - ticks0[name]) / hz / took for name, pid in watch}
     s.close()
-    return sent / took / 1e6
+    return sent / took / 1e6, cpu
 
 
 def scenario_slowloris(args):
@@ -319,21 +337,36 @@ def scenario_slowloris(args):
     flood = None
     try:
         port = st.public[0]
+        watch = [("server", st.server.pid), ("agent", st.agent.pid)]
         bulk_throughput(port, 1)  # warm-up
-        before = bulk_throughput(port, args.seconds)
+        before, cpu_before = bulk_throughput(port, args.seconds, watch)
+        base_fds = fds(st.server.pid)
         flood = h.Proc("slowloris", [PY, os.path.abspath(__file__), "_slow", str(st.agent_port),
                                      str(args.slow)])
         flood.wait_for_line(lambda l: l.startswith("HOLDING"), timeout=60, what="flood up")
-        during = bulk_throughput(port, args.seconds)
+        during, cpu_during = bulk_throughput(port, args.seconds,
+                                             watch + [("flood client", flood.pid)])
         flood.signal(signal.SIGUSR1)
         line = flood.wait_for_line(lambda l: l.startswith("STATS"), timeout=30, what="stats")
-        after = bulk_throughput(port, args.seconds)
+        # "After" is after the flood: its client is gone and the server has
+        # closed what it held.
+        flood.kill()
+        flood = None
+        h.wait_until(lambda: fds(st.server.pid) <= base_fds + 16, 30,
+                     "the server to close the flood's connections")
+        after, cpu_after = bulk_throughput(port, args.seconds, watch)
         ratio = during / before if before else 0
+
+        def cores(cpu):
+            return ", ".join(f"{k} {v:.0f}%" for k, v in cpu.items())
+
         ok = ratio >= 0.8
         result("slowloris", ok,
                f"{args.slow} never-finishing handshakes held ({line.split(' ', 1)[1]}); bulk "
                f"through the tunnel: {before:.0f} MB/s before, {during:.0f} MB/s during "
-               f"(ratio {ratio:.2f}), {after:.0f} MB/s after")
+               f"(ratio {ratio:.2f}), {after:.0f} MB/s after the flood stopped; CPU % of one "
+               f"core before: {cores(cpu_before)}; during: {cores(cpu_during)}; after: "
+               f"{cores(cpu_after)}")
     finally:
         if flood:
             flood.kill()

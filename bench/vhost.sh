@@ -25,6 +25,8 @@ PY=/usr/bin/python3
 BENCH_NAME=vhost-bench
 # shellcheck source=bench/lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=bench/nginx_sink.sh
+source "$HERE/nginx_sink.sh"
 HOST=app.example.test
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -42,25 +44,7 @@ wait_listen() {
 
 NGINX=$(free_port); H1=$(free_port); H2=$(free_port); AGENT=$(free_port); ADMIN=$(free_port)
 VHOST=$(free_port)
-mkdir -p "$TMP/www" "$TMP/nginx"
-head -c 1024 /dev/urandom >"$TMP/www/1k"
-cat >"$TMP/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
-  server { listen 127.0.0.1:$NGINX backlog=4096; root $TMP/www; }
-}
-EOF
+nginx_sink_conf "$TMP" "$NGINX" 1
 nginx -p "$TMP/nginx" -c "$TMP/nginx.conf" >"$TMP/nginx.log" 2>&1 &
 PIDS+=($!)
 cat >"$TMP/h1.cfg" <<EOF
